@@ -1,0 +1,22 @@
+# Two commands do all the set-up on a fresh machine (see README):
+#   make demo   - installs into .venv and trains + samples a GAN on built-in Gaussian data
+#   make test   - installs the dev extra into .venv and runs the whole test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CONFIG ?= configs/nsgan_gaussian.yaml
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) -m gan_lightning fit --config $(CONFIG) --run_name demo-$$(date +%Y%m%d-%H%M%S)
+	$(PY) -m gan_lightning sample --ckpt_path last --num_samples 2000 --output runs/demo-samples.png
+
+test: install
+	$(PY) -m pytest -q
+
+.PHONY: install demo test

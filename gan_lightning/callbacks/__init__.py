@@ -1,0 +1,3 @@
+from gan_lightning.callbacks.distribution_plot import DistributionPlot
+
+__all__ = ["DistributionPlot"]

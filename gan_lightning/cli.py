@@ -1,0 +1,199 @@
+"""``python -m gan_lightning fit|validate|test|predict|sample``: LightningCLI with GAN defaults.
+
+What this adds to LightningCLI:
+- every run gets its own folder ``<default_root_dir>/<objective>-<data>-<time>`` (``runs/`` by
+  default) holding its checkpoints, plots, W&B files and resolved config;
+- W&B is the default logger, offline when there are no credentials, with the full config;
+- checkpoints (``last.ckpt`` and the best by ``checkpoint.monitor``) at every validation;
+- ``--ckpt_path last`` resumes the newest run under ``default_root_dir``, in its own folder;
+- the objective's ``n_critic`` sets how many batches the data module hands each training step;
+- the ``sample`` command (see ``gan_lightning.sample``).
+"""
+
+import netrc
+import re
+from argparse import ArgumentError
+import os
+import sys
+import time
+from pathlib import Path
+
+from lightning.pytorch import LightningDataModule
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities import rank_zero_info
+
+from gan_lightning.callbacks import DistributionPlot
+from gan_lightning.errors import ConfigError
+from gan_lightning.models import GANModule
+
+WANDB_PROJECT = "gan_lightning"
+
+
+def wandb_has_credentials() -> bool:
+    """True when W&B could log online without asking: an API key in the environment or ~/.netrc."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc(os.environ.get("NETRC")).authenticators("api.wandb.ai") is not None
+    except (FileNotFoundError, netrc.NetrcParseError):
+        return False
+
+
+def newest_last_checkpoint(root: Path) -> Path:
+    candidates = sorted(root.glob("*/checkpoints/last*.ckpt"), key=lambda p: p.stat().st_mtime)
+    if not candidates:
+        raise ConfigError(f"--ckpt_path last: no */checkpoints/last.ckpt under {root}; give a checkpoint path")
+    return candidates[-1]
+
+
+class LoggedConfig(SaveConfigCallback):
+    """Writes ``config.yaml`` into the run folder and sends the whole resolved config to the loggers."""
+
+    def save_config(self, trainer, pl_module, stage) -> None:
+        config = self.config.as_dict()
+        for logger in trainer.loggers:
+            logger.log_hyperparams({"config": config})
+
+
+class GANCLI(LightningCLI):
+    def __init__(self, args=None, run=True):
+        super().__init__(
+            GANModule,
+            LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            auto_configure_optimizers=False,
+            save_config_callback=LoggedConfig,
+            save_config_kwargs={"overwrite": True},
+            seed_everything_default=0,
+            parser_kwargs={"exit_on_error": False},  # main() prints parse errors as one line
+            trainer_defaults={"default_root_dir": "runs"},
+            args=args,
+            run=run,
+        )
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults({
+            "checkpoint.save_last": True,
+            "checkpoint.auto_insert_metric_name": False,
+            "checkpoint.filename": "iter{iteration:07.0f}",
+            "checkpoint.monitor": "val/w1",
+            "checkpoint.mode": "min",
+        })
+        parser.add_lightning_class_args(DistributionPlot, "plots")
+        parser.add_argument("--run_name", type=str | None, default=None,
+                            help="Name of the run folder under default_root_dir (default: <objective>-<data>-<time>).")
+        parser.add_argument("--wandb_project", type=str, default=WANDB_PROJECT, help="W&B project of the default logger.")
+        # Each critic update gets its own real batch: the data module hands n_critic of them per step.
+        parser.link_arguments("model.n_critic", "data.init_args.batches_per_step", apply_on="instantiate")
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand]
+        root = Path(config.trainer.default_root_dir or "runs")
+        ckpt_path = config.get("ckpt_path")
+        if ckpt_path == "last":
+            ckpt_path = config.ckpt_path = str(newest_last_checkpoint(root))
+        if ckpt_path is not None and not Path(ckpt_path).is_file():
+            raise ConfigError(f"--ckpt_path: no checkpoint file at {ckpt_path}")
+        if ckpt_path is not None and self.subcommand == "fit" and Path(ckpt_path).parent.name == "checkpoints":
+            run_dir = Path(ckpt_path).resolve().parent.parent  # resuming: keep writing into that run
+        else:
+            objective = config.model.class_path.rsplit(".", 1)[-1].lower()
+            data = config.data.class_path.rsplit(".", 1)[-1].replace("DataModule", "").lower()
+            name = config.run_name or f"{objective}-{data}-{time.strftime('%Y%m%d-%H%M%S')}"
+            run_dir = root / name
+            for i in range(1, 1000):
+                if not run_dir.exists():
+                    break
+                run_dir = root / f"{name}-{i}"
+        config.trainer.default_root_dir = str(run_dir)
+        if config.checkpoint.dirpath is None:
+            config.checkpoint.dirpath = str(run_dir / "checkpoints")
+        if config.trainer.logger in (None, True):
+            config.trainer.logger = {"class_path": "lightning.pytorch.loggers.WandbLogger", "init_args": {}}
+        loggers = config.trainer.logger if isinstance(config.trainer.logger, list) else [config.trainer.logger]
+        for logger in loggers:
+            if not logger or isinstance(logger, bool):
+                continue
+            init = logger.init_args if hasattr(logger, "init_args") else logger.setdefault("init_args", {})
+            set_default = (lambda k, v: init.__setitem__(k, v) if init.get(k) in (None, "") else None)
+            if init.get("save_dir") in (None, "", ".", str(root)):
+                init["save_dir"] = str(run_dir)  # a logger pointed at the root writes into the run folder
+            if logger["class_path"].endswith("WandbLogger"):
+                set_default("project", config.wandb_project)
+                set_default("name", run_dir.name)
+                set_default("id", run_dir.name)  # the same W&B run continues when this run resumes
+                init["resume"] = init.get("resume") or "allow"
+                if init.get("offline") is None or init.get("offline") is False:
+                    if os.environ.get("WANDB_MODE") not in ("online", "offline", "disabled") and not wandb_has_credentials():
+                        init["offline"] = True
+                        rank_zero_info(f"W&B: no credentials found, logging offline under {run_dir}/wandb "
+                                       f"(sync later with: wandb sync {run_dir}/wandb/offline-run-*)")
+        self.run_dir = run_dir
+
+    def after_fit(self) -> None:
+        trainer = self.trainer
+        if trainer.global_rank != 0:
+            return
+        checkpoint = trainer.checkpoint_callback
+        lines = [f"Run folder: {self.run_dir}", f"  checkpoints: {checkpoint.dirpath}"]
+        if checkpoint.best_model_path:
+            lines.append(f"  best ({checkpoint.monitor}={float(checkpoint.best_model_score):.4g}): {checkpoint.best_model_path}")
+        if (self.run_dir / "plots").exists():
+            lines.append(f"  plots: {self.run_dir / 'plots'}")
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                run_dir = Path(logger.experiment.dir).parent
+                lines.append(f"  W&B run: {run_dir}")
+                if logger.experiment.settings._offline:
+                    lines.append(f"  sync it with: wandb sync {run_dir}")
+        lines.append(f"  sample: python -m gan_lightning sample --ckpt_path {checkpoint.dirpath}/last.ckpt "
+                     "--num_samples 1000 --output samples.png")
+        print("\n".join(lines))
+
+
+def parse_error_line(message: str) -> str:
+    """``key.path: reason`` from a jsonargparse error, which nests the reason many lines deep."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    first = re.match(r'Parser key "([^"]+)":', lines[0])
+    if not first or "Errors:" not in lines:
+        return " ".join(lines[:2])
+    keys, reason = [first.group(1)], None
+    for line in lines[lines.index("Errors:") + 1:]:
+        text = line.removeprefix("- ")
+        key = re.match(r'Parser key "([^"]+)":', text)
+        if key:
+            keys.append(key.group(1))
+        elif not text.startswith("Problem with given class_path"):
+            reason = text
+            break
+    given = next((line for line in lines if line.startswith("Given value:")), "")
+    if reason and "Got value" not in reason and given and "NestedArg" not in given:
+        reason += f". {given}"
+    return f"{'.'.join(keys)}: {reason}"
+
+
+def main(args: list[str] | None = None) -> None:
+    args = sys.argv[1:] if args is None else args
+    try:
+        if args and args[0] == "sample":
+            from gan_lightning.sample import sample_main
+
+            sample_main(args[1:])
+        else:
+            GANCLI(args=args if args != sys.argv[1:] else None)
+    except ArgumentError as e:
+        print(f"gan_lightning: error: {parse_error_line(str(e))}\n(see --help)", file=sys.stderr)
+        sys.exit(2)
+    except Exception as e:
+        # jsonargparse wraps what a class raises while it is built; show our own message alone.
+        cause = e
+        while cause is not None and not isinstance(cause, ConfigError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            raise
+        print(f"gan_lightning: error: {cause}", file=sys.stderr)
+        sys.exit(2)

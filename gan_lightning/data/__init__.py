@@ -1,0 +1,3 @@
+from gan_lightning.data.gaussian import GaussianDataModule
+
+__all__ = ["GaussianDataModule"]

@@ -1,0 +1,106 @@
+"""Gaussian data in one or many dimensions, generated a whole batch at a time."""
+
+import math
+
+import torch
+from lightning.pytorch import LightningDataModule
+from torch import Tensor
+from torch.utils.data import DataLoader, IterableDataset
+
+from gan_lightning.data.batching import TensorRows, keep_batch
+from gan_lightning.errors import ConfigError
+
+
+def _per_dimension(name: str, value: float | list[float], dim: int) -> Tensor:
+    values = torch.as_tensor(value, dtype=torch.float32).flatten()
+    if values.numel() == 1:
+        values = values.expand(dim).clone()
+    if values.numel() != dim:
+        raise ConfigError(f"GaussianDataModule: {name} has {values.numel()} values but dim is {dim}; give one value or {dim}")
+    return values
+
+
+class GaussianStream(IterableDataset):
+    """Yields ``num_batches`` fresh batches ``[batch_size, dim]`` of N(mu, sigma^2) per epoch.
+
+    Each batch comes from its own generator seeded by (seed, rank, epoch, batch index), so every
+    DDP rank draws different data and a run is repeatable without touching the global RNG.
+    """
+
+    def __init__(self, mu: Tensor, sigma: Tensor, batch_size: int, num_batches: int, seed: int):
+        self.mu, self.sigma = mu, sigma
+        self.batch_size, self.num_batches, self.seed = batch_size, num_batches, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def __iter__(self):
+        rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        for i in range(self.num_batches):
+            g = torch.Generator().manual_seed(hash((self.seed, rank, epoch, i)) & 0x7FFF_FFFF_FFFF_FFFF)
+            yield self.mu + self.sigma * torch.randn(self.batch_size, len(self.mu), generator=g)
+
+
+class GaussianDataModule(LightningDataModule):
+    """N(mu, diag(sigma^2)) vectors, as the 1-D and 200-d Gaussian tutorials use.
+
+    Batches are ``[batch_size * batches_per_step, dim]`` float32 tensors in data units.
+
+    Args:
+        dim: number of dimensions.
+        mu: mean, one value for all dimensions or one per dimension.
+        sigma: standard deviation (> 0), one value or one per dimension.
+        batch_size: samples per discriminator update.
+        batches_per_step: discriminator updates per training step; the CLI sets it from the
+            objective's ``n_critic``, so each critic update sees fresh data.
+        epoch_length: training steps per epoch.
+        val_size: size of the fixed validation sample that metrics and plots compare against.
+        seed: seed of the training stream and of the validation sample.
+    """
+
+    def __init__(
+        self,
+        dim: int = 1,
+        mu: float | list[float] = 4.0,
+        sigma: float | list[float] = 0.5,
+        batch_size: int = 64,
+        batches_per_step: int = 1,
+        epoch_length: int = 500,
+        val_size: int = 2000,
+        seed: int = 0,
+    ):
+        super().__init__()
+        for name, value in [("dim", dim), ("batch_size", batch_size), ("batches_per_step", batches_per_step),
+                            ("epoch_length", epoch_length), ("val_size", val_size)]:
+            if value < 1:
+                raise ConfigError(f"GaussianDataModule: {name} must be >= 1, got {value}")
+        self.mu = _per_dimension("mu", mu, dim)
+        self.sigma = _per_dimension("sigma", sigma, dim)
+        if not bool((self.sigma > 0).all()) or not bool(torch.isfinite(self.mu).all()):
+            raise ConfigError(f"GaussianDataModule: sigma must be > 0 and mu finite, got mu={mu}, sigma={sigma}")
+        self.dim, self.batch_size, self.batches_per_step = dim, batch_size, batches_per_step
+        self.epoch_length, self.val_size, self.seed = epoch_length, val_size, seed
+        self.train_stream = GaussianStream(self.mu, self.sigma, batch_size * batches_per_step, epoch_length, seed)
+        self.val_data = self.sample(val_size, torch.Generator().manual_seed(seed + 1))
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``[n, dim]`` samples of the data distribution."""
+        return self.mu + self.sigma * torch.randn(n, self.dim, generator=generator)
+
+    def density(self, x: Tensor) -> Tensor:
+        """Per-dimension density at ``x`` (``[..., dim]`` -> ``[..., dim]``)."""
+        return torch.exp(-0.5 * ((x - self.mu) / self.sigma) ** 2) / (self.sigma * math.sqrt(2 * math.pi))
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_stream, batch_size=None)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(TensorRows(self.val_data), batch_size=self.batch_size, collate_fn=keep_batch)
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.train_stream.epoch}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.train_stream.epoch = state_dict["epoch"]

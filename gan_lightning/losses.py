@@ -1,0 +1,66 @@
+"""Loss terms and constraints of the GAN objectives, as pure functions of logits.
+
+Every loss takes raw discriminator outputs (logits, any real number, shape ``[B]`` or ``[B, 1]``)
+and returns a scalar to *minimize*. Nothing here applies a sigmoid and then a log: the
+``softplus`` forms are the numerically stable equivalents and are safe under autocast.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def minimax_discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """Goodfellow et al. 2014: -log D(x) - log(1 - D(G(z))), i.e. binary cross-entropy from logits."""
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def minimax_generator_loss(fake_logits: Tensor) -> Tensor:
+    """Goodfellow et al. 2014, the saturating form: G minimizes log(1 - D(G(z))) = -softplus(logit)."""
+    return -F.softplus(fake_logits).mean()
+
+
+def nonsaturating_generator_loss(fake_logits: Tensor) -> Tensor:
+    """Goodfellow et al. 2014, section 3: G maximizes log D(G(z)), i.e. minimizes softplus(-logit)."""
+    return F.softplus(-fake_logits).mean()
+
+
+def wasserstein_critic_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """Arjovsky et al. 2017: the critic maximizes E[f(x)] - E[f(G(z))]."""
+    return fake_scores.mean() - real_scores.mean()
+
+
+def wasserstein_generator_loss(fake_scores: Tensor) -> Tensor:
+    """Arjovsky et al. 2017: the generator maximizes E[f(G(z))]."""
+    return -fake_scores.mean()
+
+
+def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+    """Gulrajani et al. 2017: E[(||grad_x f(x_hat)||_2 - 1)^2] on random interpolates x_hat.
+
+    Args:
+        critic: maps ``[B, *shape]`` to scores ``[B]`` or ``[B, 1]``; must treat samples
+            independently (no batch norm), since the penalty is per sample.
+        real: ``[B, *shape]`` real samples.
+        fake: ``[B, *shape]`` generated samples (detached or not; no gradient reaches G).
+
+    Returns:
+        A scalar >= 0. The graph is kept (``create_graph=True``) so it can be back-propagated
+        into the critic's weights.
+    """
+    if real.shape != fake.shape:
+        raise ValueError(f"gradient_penalty needs real and fake of one shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
+    alpha = torch.rand([real.shape[0]] + [1] * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    interpolates = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+    scores = critic(interpolates)
+    # autograd.grad, not backward(create_graph=True): the latter leaks memory and breaks DDP.
+    (grads,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
+    norms = grads.flatten(1).float().norm(2, dim=1)
+    return ((norms - 1) ** 2).mean()
+
+
+@torch.no_grad()
+def clip_weights(module: nn.Module, clip_value: float) -> None:
+    """Arjovsky et al. 2017: clamp every parameter of the critic to [-c, c] after its step."""
+    for p in module.parameters():
+        p.clamp_(-clip_value, clip_value)

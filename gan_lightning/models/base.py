@@ -1,0 +1,235 @@
+"""The training loop shared by every GAN objective.
+
+One training step is one *iteration*: ``n_critic`` discriminator (critic) updates, each on its
+own slice of real data, then one generator update. Logs, checkpoint names, ``val_check_interval``
+and ``epoch_length`` all count iterations. (Lightning's ``max_steps`` counts optimizer steps,
+``n_critic + 1`` per iteration, which is why the configs budget with ``max_epochs``.)
+
+A subclass says only what differs: its loss terms (``discriminator_loss``,
+``generator_loss``), a constraint after the critic step, and its default optimizer.
+"""
+
+import copy
+from typing import Literal, Optional
+
+import torch
+from lightning.pytorch import LightningModule
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
+from torch import Tensor, nn
+
+from gan_lightning.errors import ConfigError
+from gan_lightning.metrics.distribution import distribution_metrics
+
+
+class GANModule(LightningModule):
+    """A generator and a discriminator trained against each other with manual optimization.
+
+    Args:
+        generator: maps noise ``[B, generator.latent_dim]`` to samples ``[B, *shape]``
+            (data units for vectors, [-1, 1] for images). Must have a ``latent_dim`` attribute.
+        discriminator: maps samples ``[B, *shape]`` to one raw output per sample, ``[B]``
+            (a logit, or a critic score for Wasserstein objectives).
+        optimizer_g: optimizer of the generator; ``None`` takes the objective's default.
+        optimizer_d: optimizer of the discriminator; ``None`` takes the objective's default.
+        scheduler_g: optional LR scheduler of the generator, stepped once per iteration.
+        scheduler_d: optional LR scheduler of the discriminator, stepped once per iteration.
+        n_critic: discriminator updates per generator update.
+        d_pretrain_steps: iterations at the start that update only the discriminator.
+        gradient_clip_val: clip each network's gradient norm to this value (``None``: off).
+        latent_distribution: ``normal`` (N(0, scale^2)) or ``uniform`` (U(-scale, scale)) noise.
+        latent_scale: standard deviation or half-width of the noise.
+        ema_decay: decay of an exponential moving average of the generator used for
+            validation and sampling (0 turns it off).
+        num_fixed_samples: size of the fixed noise batch that plots and grids use.
+        seed: seed of the fixed noise and of the validation noise.
+    """
+
+    #: Whether the discriminator's output is a logit (plots show sigmoid of it) or a critic score.
+    outputs_logits = True
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        optimizer_g: Optional[OptimizerCallable] = None,
+        optimizer_d: Optional[OptimizerCallable] = None,
+        scheduler_g: Optional[LRSchedulerCallable] = None,
+        scheduler_d: Optional[LRSchedulerCallable] = None,
+        n_critic: int = 1,
+        d_pretrain_steps: int = 0,
+        gradient_clip_val: Optional[float] = None,
+        latent_distribution: Literal["normal", "uniform"] = "normal",
+        latent_scale: float = 1.0,
+        ema_decay: float = 0.0,
+        num_fixed_samples: int = 64,
+        seed: int = 0,
+    ):
+        super().__init__()
+        name = type(self).__name__
+        if not hasattr(generator, "latent_dim"):
+            raise ConfigError(f"{name}: the generator {type(generator).__name__} has no `latent_dim` attribute")
+        if n_critic < 1 or d_pretrain_steps < 0 or num_fixed_samples < 1:
+            raise ConfigError(f"{name}: need n_critic >= 1, d_pretrain_steps >= 0, num_fixed_samples >= 1; "
+                              f"got {n_critic}, {d_pretrain_steps}, {num_fixed_samples}")
+        if latent_distribution not in ("normal", "uniform"):
+            raise ConfigError(f"{name}: latent_distribution must be 'normal' or 'uniform', got {latent_distribution!r}")
+        if not 0.0 <= ema_decay < 1.0:
+            raise ConfigError(f"{name}: ema_decay must be in [0, 1), got {ema_decay}")
+        if gradient_clip_val is not None and gradient_clip_val <= 0:
+            raise ConfigError(f"{name}: gradient_clip_val must be > 0 or null, got {gradient_clip_val}")
+        # Built by LightningCLI, the hparams hold the networks' class_path/init_args, so a checkpoint
+        # alone rebuilds the model; built in Python they are modules, which stay out of hparams.
+        built_by_cli = _given_hyperparameters.get() is not None
+        self.save_hyperparameters(ignore=[] if built_by_cli else ["generator", "discriminator"])
+        self.automatic_optimization = False
+        self.generator = generator
+        self.discriminator = discriminator
+        self.generator_ema = copy.deepcopy(generator).requires_grad_(False) if ema_decay > 0 else None
+        self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
+        self.scheduler_g, self.scheduler_d = scheduler_g, scheduler_d
+        self.n_critic = n_critic
+        self.latent_dim = generator.latent_dim
+        self.iteration = 0  # training steps done; saved in checkpoints
+        self.register_buffer("fixed_noise", self.noise(num_fixed_samples, torch.Generator().manual_seed(seed)))
+        self.val_metrics = distribution_metrics()
+
+    # ---- what an objective defines -------------------------------------------------------
+
+    @staticmethod
+    def default_optimizer(params) -> torch.optim.Optimizer:
+        """DCGAN's Adam (Radford et al. 2015), used when a config names no optimizer."""
+        return torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))
+
+    def discriminator_loss(self, real: Tensor, fake: Tensor, real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
+        """Loss terms of one discriminator update; ``d_loss`` is the one minimized, others are logged."""
+        raise NotImplementedError
+
+    def generator_loss(self, fake_out: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def after_discriminator_step(self) -> None:
+        """A constraint applied after each discriminator update (weight clipping, say)."""
+
+    # ---- sampling ------------------------------------------------------------------------
+
+    def noise(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+        """``[n, latent_dim]`` noise from the latent distribution, on the module's device."""
+        shape, scale = (n, self.latent_dim), self.hparams.latent_scale
+        device = "cpu" if generator is not None else self.device  # a seeded CPU generator draws on the CPU
+        if self.hparams.latent_distribution == "uniform":
+            z = torch.rand(shape, generator=generator, device=device) * 2 - 1
+        else:
+            z = torch.randn(shape, generator=generator, device=device)
+        return (z * scale).to(self.device)
+
+    @torch.no_grad()
+    def sample(self, n: Optional[int] = None, noise: Optional[Tensor] = None, seed: Optional[int] = None,
+               use_ema: bool = True) -> Tensor:
+        """Draw samples in data units (images in [-1, 1]), ``[n, *shape]``.
+
+        Uses the EMA generator when there is one and ``use_ema``; the network is in eval mode.
+        ``noise`` overrides ``n`` and ``seed``.
+        """
+        if noise is None:
+            if n is None:
+                raise ValueError("sample needs n or noise")
+            noise = self.noise(n, torch.Generator().manual_seed(seed) if seed is not None else None)
+        net = self.generator_ema if use_ema and self.generator_ema is not None else self.generator
+        was_training = net.training
+        net.eval()
+        out = net(noise.to(self.device))
+        net.train(was_training)
+        return out
+
+    # ---- training ------------------------------------------------------------------------
+
+    def configure_optimizers(self):
+        opt_g = (self.optimizer_g or self.default_optimizer)(self.generator.parameters())
+        opt_d = (self.optimizer_d or self.default_optimizer)(self.discriminator.parameters())
+        schedulers = [make(opt) for make, opt in [(self.scheduler_g, opt_g), (self.scheduler_d, opt_d)] if make]
+        return [opt_g, opt_d], schedulers
+
+    def training_step(self, batch: Tensor, batch_idx: int) -> None:
+        """One iteration on ``batch`` = ``[n_critic * B, *shape]`` real samples."""
+        if len(batch) % self.n_critic:
+            raise ValueError(f"a batch of {len(batch)} samples does not split into n_critic={self.n_critic} equal "
+                             "parts; set the datamodule's batches_per_step to n_critic (the CLI does this)")
+        opt_g, opt_d = self.optimizers()
+        train_g = self.iteration >= self.hparams.d_pretrain_steps
+        reals = batch.chunk(self.n_critic)
+        for i, real in enumerate(reals):
+            # The last critic update's fakes are kept with their graph for the generator update,
+            # so each iteration runs the generator n_critic times, not n_critic + 1.
+            keep_graph = train_g and i == len(reals) - 1
+            with torch.set_grad_enabled(keep_graph):
+                fake = self.generator(self.noise(len(real)))
+            d_terms = self.discriminator_update(real, fake.detach(), opt_d)
+
+        logs = {f"train/{k}": v.detach() for k, v in d_terms.items()}
+        if train_g:
+            logs["train/g_loss"] = self.generator_update(fake, opt_g).detach()
+            self.update_ema()
+        for scheduler in self.lr_schedulers() or []:
+            scheduler.step()
+        self.iteration += 1
+        shown = {"train/d_loss", "train/g_loss"}
+        self.log_dict({k: v for k, v in logs.items() if k in shown}, prog_bar=True)
+        self.log_dict({k: v for k, v in logs.items() if k not in shown})
+
+    def discriminator_update(self, real: Tensor, fake: Tensor, opt) -> dict[str, Tensor]:
+        real_out, fake_out = self.discriminator(real), self.discriminator(fake)
+        terms = self.discriminator_loss(real, fake, real_out, fake_out)
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(terms["d_loss"])
+        self.clip_and_step(opt)
+        self.after_discriminator_step()
+        return {**terms, "d_real": real_out.detach().mean(), "d_fake": fake_out.detach().mean()}
+
+    def generator_update(self, fake: Tensor, opt) -> Tensor:
+        # Toggling freezes D's weights, so the backward pass computes no gradients for them.
+        with self.toggled_optimizer(opt):
+            loss = self.generator_loss(self.discriminator(fake))
+            opt.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            self.clip_and_step(opt)
+        return loss
+
+    def clip_and_step(self, opt) -> None:
+        if self.hparams.gradient_clip_val is not None:
+            self.clip_gradients(opt, gradient_clip_val=self.hparams.gradient_clip_val, gradient_clip_algorithm="norm")
+        opt.step()
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """EMA of the generator's weights, with a warm-up so it does not hold on to the start."""
+        if self.generator_ema is None:
+            return
+        t = self.iteration - self.hparams.d_pretrain_steps
+        decay = min(self.hparams.ema_decay, (1 + t) / (10 + t))
+        for ema, p in zip(self.generator_ema.parameters(), self.generator.parameters()):
+            ema.lerp_(p, 1 - decay)
+        for ema, b in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            ema.copy_(b)
+
+    # ---- validation ----------------------------------------------------------------------
+
+    def validation_step(self, batch: Tensor, batch_idx: int) -> None:
+        # Noise seeded by batch and rank: every validation compares the same latents.
+        seed = self.hparams.seed + 1_000_003 * (1 + batch_idx) + self.global_rank
+        fake = self.sample(len(batch), seed=seed)
+        if batch.dim() == 2:
+            self.val_metrics.update(batch, fake)
+            self.log_dict(self.val_metrics, prog_bar=True)
+
+    def on_validation_epoch_end(self) -> None:
+        # For checkpoint names: the iteration in the unit the README states.
+        self.log("iteration", float(self.iteration))
+
+    # ---- checkpoints ---------------------------------------------------------------------
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["iteration"] = self.iteration
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.iteration = checkpoint.get("iteration", 0)

@@ -1,0 +1,3 @@
+from gan_lightning.networks.mlp import MLPDiscriminator, MLPGenerator
+
+__all__ = ["MLPGenerator", "MLPDiscriminator"]

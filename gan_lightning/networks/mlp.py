@@ -1,0 +1,102 @@
+"""Multi-layer perceptrons for generators and discriminators of any flat or image-shaped data."""
+
+import math
+
+from torch import Tensor, nn
+
+from gan_lightning.errors import ConfigError
+
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "softplus": nn.Softplus,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "identity": nn.Identity,
+}
+
+
+def make_activation(name: str) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise ConfigError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
+
+def mlp(sizes: list[int], hidden_activation: str, dropout: float = 0.0) -> list[nn.Module]:
+    """Linear layers between consecutive ``sizes``, each hidden one followed by its activation."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(make_activation(hidden_activation))
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+    return layers
+
+
+def _check_sizes(name: str, **sizes) -> None:
+    for key, value in sizes.items():
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        if any(v < 1 for v in values) or (key.endswith("shape") and not values):
+            raise ConfigError(f"{name}: {key} must hold positive sizes, got {value!r}")
+
+
+class MLPGenerator(nn.Module):
+    """Maps noise ``[B, latent_dim]`` to samples ``[B, *output_shape]``.
+
+    Args:
+        latent_dim: size of the noise vector.
+        output_shape: shape of one sample, e.g. ``[1]`` for 1-D data, ``[200]``, ``[1, 28, 28]``.
+        hidden: widths of the hidden layers, e.g. ``[4]`` or ``[256, 512, 1024]``.
+        activation: hidden activation (``relu``, ``leaky_relu``, ``tanh``, ``softplus``, ...).
+        output_activation: ``identity`` for data in its own units, ``tanh`` for images in [-1, 1].
+    """
+
+    def __init__(
+        self,
+        latent_dim: int = 1,
+        output_shape: list[int] = [1],
+        hidden: list[int] = [16, 16],
+        activation: str = "relu",
+        output_activation: str = "identity",
+    ):
+        super().__init__()
+        _check_sizes(type(self).__name__, latent_dim=latent_dim, output_shape=output_shape, hidden=hidden)
+        self.latent_dim = latent_dim
+        self.output_shape = tuple(output_shape)
+        out_features = math.prod(self.output_shape)
+        self.net = nn.Sequential(*mlp([latent_dim, *hidden, out_features], activation), make_activation(output_activation))
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z).view(z.shape[0], *self.output_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """Maps samples ``[B, *input_shape]`` to one logit (or critic score) per sample, ``[B]``.
+
+    Args:
+        input_shape: shape of one sample, e.g. ``[1]``, ``[200]`` or ``[1, 28, 28]``.
+        hidden: widths of the hidden layers, e.g. ``[8, 8, 8]``.
+        activation: hidden activation.
+        dropout: dropout after each hidden activation (the PyTorch MNIST tutorial uses 0.3).
+    """
+
+    def __init__(
+        self,
+        input_shape: list[int] = [1],
+        hidden: list[int] = [32, 32],
+        activation: str = "leaky_relu",
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        _check_sizes(type(self).__name__, input_shape=input_shape, hidden=hidden)
+        if not 0 <= dropout < 1:
+            raise ConfigError(f"{type(self).__name__}: dropout must be in [0, 1), got {dropout}")
+        self.input_shape = tuple(input_shape)
+        self.net = nn.Sequential(*mlp([math.prod(self.input_shape), *hidden, 1], activation, dropout))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x.flatten(1)).squeeze(1)

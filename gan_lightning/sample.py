@@ -1,0 +1,79 @@
+"""``python -m gan_lightning sample --ckpt_path CKPT --num_samples N --output FILE [--seed S]``.
+
+Writes ``.pt`` (a tensor: images ``[N, C, H, W]`` in [0, 1], vectors ``[N, dim]`` in data
+units), ``.npy`` (the same as a NumPy array) or ``.png`` (a grid of images, or a plot of vectors).
+The EMA generator is used when the checkpoint has one.
+"""
+
+from pathlib import Path
+
+import torch
+from jsonargparse import ArgumentParser
+
+from gan_lightning.errors import ConfigError
+from gan_lightning.models import GANModule
+
+FORMATS = (".pt", ".npy", ".png")
+
+
+def load_model(ckpt_path: str | Path, device: str = "cpu", runs_dir: str | Path = "runs") -> GANModule:
+    """The model of a checkpoint; ``last`` means the newest ``last.ckpt`` under ``runs_dir``."""
+    if str(ckpt_path) == "last":
+        from gan_lightning.cli import newest_last_checkpoint
+
+        ckpt_path = newest_last_checkpoint(Path(runs_dir))
+    if not Path(ckpt_path).is_file():
+        raise ConfigError(f"--ckpt_path: no checkpoint file at {ckpt_path}")
+    return GANModule.load_from_checkpoint(ckpt_path, map_location=device).eval()
+
+
+def draw(model: GANModule, num_samples: int, seed: int, batch_size: int = 1024) -> torch.Tensor:
+    """``num_samples`` samples: images mapped to [0, 1], vectors in data units, on the CPU."""
+    generator = torch.Generator().manual_seed(seed)
+    chunks = []
+    for start in range(0, num_samples, batch_size):
+        noise = model.noise(min(batch_size, num_samples - start), generator)
+        chunks.append(model.sample(noise=noise).float().cpu())
+    samples = torch.cat(chunks)
+    return (samples.clamp(-1, 1) + 1) / 2 if samples.dim() == 4 else samples
+
+
+def write(samples: torch.Tensor, output: Path) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.suffix == ".pt":
+        torch.save(samples, output)
+    elif output.suffix == ".npy":
+        import numpy as np
+
+        np.save(output, samples.numpy())
+    elif samples.dim() == 4:
+        from torchvision.utils import save_image
+
+        save_image(samples, output, nrow=max(1, int(len(samples) ** 0.5)))
+    else:
+        from gan_lightning.callbacks.distribution_plot import plot_samples, plt
+
+        fig, _ = plot_samples(samples.flatten(1))
+        fig.tight_layout()
+        fig.savefig(output, dpi=90)
+        plt.close(fig)
+
+
+def sample_main(args: list[str]) -> None:
+    parser = ArgumentParser(prog="python -m gan_lightning sample", description=__doc__)
+    parser.add_argument("--ckpt_path", type=str, required=True, help="Checkpoint written by fit, or 'last'.")
+    parser.add_argument("--runs_dir", type=str, default="runs", help="Where 'last' looks for the newest run.")
+    parser.add_argument("--num_samples", type=int, default=64, help="How many samples to draw.")
+    parser.add_argument("--output", type=str, required=True, help="File to write: .pt, .npy or .png.")
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the noise; the same seed gives the same samples.")
+    parser.add_argument("--device", type=str, default="cpu", help="Device to sample on, e.g. cpu or cuda.")
+    cfg = parser.parse_args(args)
+    output = Path(cfg.output)
+    if output.suffix not in FORMATS:
+        raise ConfigError(f"--output must end in one of {', '.join(FORMATS)}, got {output}")
+    if cfg.num_samples < 1:
+        raise ConfigError(f"--num_samples must be >= 1, got {cfg.num_samples}")
+    model = load_model(cfg.ckpt_path, cfg.device, cfg.runs_dir)
+    samples = draw(model, cfg.num_samples, cfg.seed)
+    write(samples, output)
+    print(f"wrote {len(samples)} samples {tuple(samples.shape[1:])} to {output}")

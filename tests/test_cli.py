@@ -1,0 +1,129 @@
+"""The command line as a user runs it: fit, sample, resume, swap the logger, and bad input."""
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from lightning.pytorch import Callback
+
+from conftest import CONFIGS, ROOT, run_cli
+from gan_lightning.cli import GANCLI, main
+from wandb_offline import read_run
+
+SHORT = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+
+
+def test_fit_then_sample_end_to_end(tmp_path):
+    out = run_cli(["fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"), "--trainer.default_root_dir", "runs",
+                   "--run_name", "e2e", "--data.init_args.epoch_length", "150", "--trainer.max_epochs", "2", *SHORT],
+                  cwd=tmp_path)
+    run = tmp_path / "runs" / "e2e"
+    text = out.stdout + out.stderr
+    assert "logging offline" in text and "wandb sync" in text and "Run folder: runs/e2e" in text
+    ckpts = sorted(p.name for p in (run / "checkpoints").glob("*.ckpt"))
+    assert "last.ckpt" in ckpts and any(name.startswith("iter0000") for name in ckpts), ckpts
+    assert (run / "plots" / "distribution_0000150.png").is_file() and (run / "plots" / "distribution_0000300.png").is_file()
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["model"]["class_path"] == "gan_lightning.models.NSGAN"
+    assert not (tmp_path / "lightning_logs").exists() and not (tmp_path / "wandb").exists()  # nothing outside the run
+
+    # The offline W&B run, read back from disk.
+    (wandb_dir,) = (run / "wandb").glob("offline-run-*")
+    logged = read_run(wandb_dir)
+    keys = set().union(*logged["history"])
+    assert {"train/d_loss", "train/g_loss", "train/d_real", "train/d_fake", "val/w1", "val/ks",
+            "val/mean_err", "val/std_err", "trainer/global_step"} <= keys
+    w1 = [row["val/w1"] for row in logged["history"] if "val/w1" in row]
+    assert len(w1) == 2 and all(0 <= v < 4 for v in w1)
+    assert logged["config"]["config"]["model"]["init_args"]["generator"]["class_path"] == "gan_lightning.networks.MLPGenerator"
+    images = [row for row in logged["history"] if row.get("val/distribution/_type") == "images/separated"]
+    assert [row["trainer/global_step"] for row in images] == [150, 300]  # x-axis in iterations
+    for row in images:
+        (name,) = row["val/distribution/filenames"]
+        assert (wandb_dir / "files" / name).read_bytes()[:4] == b"\x89PNG"
+
+    # sample: .pt, .npy and .png from the checkpoint alone, repeatable with a seed.
+    ckpt = run / "checkpoints" / "last.ckpt"
+    for name in ["a.pt", "d.png"]:
+        run_cli(["sample", "--ckpt_path", str(ckpt), "--num_samples", "500", "--output", str(tmp_path / name), "--seed", "7"], cwd=tmp_path)
+    for name in ["b.pt", "c.npy"]:
+        main(["sample", "--ckpt_path", str(ckpt), "--num_samples", "500", "--output", str(tmp_path / name), "--seed", "7"])
+    a, b = torch.load(tmp_path / "a.pt"), torch.load(tmp_path / "b.pt")
+    assert a.shape == (500, 1) and a.dtype == torch.float32
+    torch.testing.assert_close(a, b)
+    np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), a.numpy())
+    assert 3.0 < float(a.mean()) < 5.0  # data units: the data is N(4, 0.5)
+    assert (tmp_path / "d.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+class RecordStartWeights(Callback):
+    """Keeps the generator's weights as training starts (after any checkpoint was restored)."""
+
+    def on_train_start(self, trainer, pl_module):
+        self.weights = {k: v.clone() for k, v in pl_module.generator.state_dict().items()}
+        self.iteration = pl_module.iteration
+
+
+def fit_in_process(root, *extra):
+    return GANCLI(args=["fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"), "--trainer.default_root_dir", str(root),
+                        "--data.init_args.epoch_length", "40", *SHORT, *extra])
+
+
+def test_resume_from_last_carries_on(tmp_path):
+    first = fit_in_process(tmp_path, "--trainer.max_epochs", "1", "--run_name", "resume")
+    ckpt = torch.load(tmp_path / "resume" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["iteration"] == 40 and ckpt["global_step"] == 80  # NSGAN: one D and one G step per iteration
+
+    second = fit_in_process(tmp_path, "--trainer.max_epochs", "2", "--ckpt_path", "last",
+                            "--trainer.callbacks+=test_cli.RecordStartWeights")
+    assert second.trainer.default_root_dir == str((tmp_path / "resume").resolve())  # the same run folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["resume"]
+    start = second.trainer.callbacks[[type(c).__name__ for c in second.trainer.callbacks].index("RecordStartWeights")]
+    assert start.iteration == 40
+    for key, value in start.weights.items():
+        torch.testing.assert_close(value, ckpt["state_dict"][f"generator.{key}"], rtol=0, atol=0)
+    resumed = torch.load(tmp_path / "resume" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert resumed["iteration"] == 80 and resumed["global_step"] == 160 and resumed["epoch"] == 1
+    adam_steps = [s["step"] for opt in resumed["optimizer_states"] for s in opt["state"].values()]
+    assert adam_steps and all(int(s) == 80 for s in adam_steps)
+
+
+def test_csv_logger_swaps_in_and_writes_into_the_run_folder(tmp_path):
+    fit_in_process(tmp_path, "--trainer.max_epochs", "1", "--run_name", "csv",
+                   "--trainer.logger", "CSVLogger", "--trainer.logger.save_dir", str(tmp_path))
+    (metrics,) = (tmp_path / "csv").rglob("metrics.csv")
+    header = metrics.read_text().splitlines()[0].split(",")
+    assert {"train/d_loss", "train/g_loss", "val/w1"} <= set(header)
+    assert not (tmp_path / "csv" / "wandb").exists()
+
+
+def test_print_config_shows_the_resolved_config(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["fit", "--config", str(CONFIGS / "wgangp_gaussian.yaml"), "--print_config"])
+    assert exit.value.code == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["model"]["class_path"] == "gan_lightning.models.WGANGP"
+    assert config["model"]["init_args"]["n_critic"] == 5
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--model.init_args.bogus", "1"], "bogus"),
+    (["--data.init_args.batch_size", "many"], "batch_size"),
+    (["--data.init_args.sigma", "0"], "GaussianDataModule: sigma must be > 0"),
+    (["--data.init_args.batch_size", "0"], "GaussianDataModule: batch_size must be >= 1, got 0"),
+    (["--ckpt_path", "/no/such/run/last.ckpt"], "no checkpoint file at /no/such/run/last.ckpt"),
+])
+def test_bad_input_fails_fast_with_a_clear_line(tmp_path, capsys, extra, message):
+    with pytest.raises(SystemExit) as exit:
+        main(["fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"), "--trainer.default_root_dir", str(tmp_path), *extra])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not list(tmp_path.glob("*/checkpoints"))
+
+
+def test_sample_with_a_missing_checkpoint_says_so(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["sample", "--ckpt_path", "missing.ckpt", "--output", "x.pt"])
+    assert exit.value.code == 2
+    assert "gan_lightning: error: --ckpt_path: no checkpoint file at missing.ckpt" in capsys.readouterr().err

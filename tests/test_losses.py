@@ -1,0 +1,56 @@
+import torch
+from torch import nn
+from torch.testing import assert_close
+
+from gan_lightning import losses
+
+
+def test_minimax_losses_match_their_formulas_and_stay_finite():
+    real, fake = torch.tensor([-2.0, 0.0, 3.0]), torch.tensor([1.0, -1.0, 0.5])
+    d_real, d_fake = torch.sigmoid(real), torch.sigmoid(fake)
+    assert_close(losses.minimax_discriminator_loss(real, fake), (-torch.log(d_real)).mean() + (-torch.log(1 - d_fake)).mean())
+    assert_close(losses.minimax_generator_loss(fake), torch.log(1 - d_fake).mean())
+    assert_close(losses.nonsaturating_generator_loss(fake), (-torch.log(d_fake)).mean())
+    # Where sigmoid saturates, the naive log(sigmoid) form gives inf; the logit form stays exact.
+    big = torch.tensor([-200.0, 200.0])
+    for value in [losses.minimax_discriminator_loss(big, big), losses.minimax_generator_loss(big),
+                  losses.nonsaturating_generator_loss(big)]:
+        assert torch.isfinite(value)
+    assert_close(losses.nonsaturating_generator_loss(torch.tensor([-200.0])), torch.tensor(200.0))
+
+
+def test_wasserstein_losses():
+    real, fake = torch.tensor([3.0, 5.0]), torch.tensor([1.0, 0.0])
+    assert_close(losses.wasserstein_critic_loss(real, fake), torch.tensor(0.5 - 4.0))
+    assert_close(losses.wasserstein_generator_loss(fake), torch.tensor(-0.5))
+
+
+def linear_critic(weight: list[float]) -> nn.Module:
+    critic = nn.Linear(len(weight), 1)
+    with torch.no_grad():
+        critic.weight.copy_(torch.tensor([weight]))
+        critic.bias.fill_(0.3)
+    return critic
+
+
+def test_gradient_penalty_is_zero_for_a_1_lipschitz_linear_critic_and_positive_for_a_steep_one():
+    real, fake = torch.randn(16, 2) + 4, torch.randn(16, 2)
+    flat = losses.gradient_penalty(linear_critic([0.6, 0.8]), real, fake)  # ||w|| = 1
+    steep = losses.gradient_penalty(linear_critic([3.0, 4.0]), real, fake)  # ||w|| = 5
+    assert_close(flat, torch.tensor(0.0), atol=1e-6, rtol=0)
+    assert_close(steep, torch.tensor(16.0))  # (5 - 1)^2
+
+
+def test_gradient_penalty_backpropagates_into_the_critic_and_works_on_images():
+    critic = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 1))
+    penalty = losses.gradient_penalty(critic, torch.randn(5, 3, 4, 4), torch.randn(5, 3, 4, 4))
+    penalty.backward()
+    assert critic[1].weight.grad is not None and critic[1].weight.grad.abs().sum() > 0
+
+
+def test_clip_weights():
+    net = nn.Linear(4, 4)
+    with torch.no_grad():
+        net.weight.mul_(100)
+    losses.clip_weights(net, 0.01)
+    assert all(p.abs().max() <= 0.01 for p in net.parameters())

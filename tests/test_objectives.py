@@ -1,0 +1,128 @@
+"""Each objective learns 1-D N(4, 0.5) on the CPU, keeps its constraint, and updates D and G apart."""
+
+import lightning as L
+import pytest
+import torch
+
+from gan_lightning.data import GaussianDataModule
+from gan_lightning.metrics import Wasserstein1D
+from gan_lightning.models import GAN, NSGAN, WGAN, WGANGP
+from gan_lightning.networks import MLPDiscriminator, MLPGenerator
+
+
+def adam(lr, beta1):
+    return lambda params: torch.optim.Adam(params, lr=lr, betas=(beta1, 0.9))
+
+
+# The settings of configs/<objective>_gaussian.yaml, which the CLI tests run as files.
+OBJECTIVES = {
+    "GAN": lambda g, d: GAN(g, d, optimizer_g=adam(1e-3, 0.5), optimizer_d=adam(1e-3, 0.5)),
+    "NSGAN": lambda g, d: NSGAN(g, d, optimizer_g=adam(1e-3, 0.5), optimizer_d=adam(1e-3, 0.5)),
+    "WGAN": lambda g, d: WGAN(g, d, optimizer_g=lambda p: torch.optim.RMSprop(p, lr=5e-4),
+                              optimizer_d=lambda p: torch.optim.RMSprop(p, lr=5e-4), clip_value=0.01),
+    "WGANGP": lambda g, d: WGANGP(g, d, optimizer_g=adam(1e-3, 0.0), optimizer_d=adam(1e-3, 0.0), gp_weight=0.1),
+}
+
+
+def networks():
+    return (MLPGenerator(latent_dim=4, output_shape=[1], hidden=[32, 32], activation="leaky_relu"),
+            MLPDiscriminator(input_shape=[1], hidden=[32, 32], activation="leaky_relu"))
+
+
+def w1_to_data(model, data) -> float:
+    metric = Wasserstein1D()
+    metric.update(data.val_data, model.sample(len(data.val_data), seed=123))
+    return float(metric.compute())
+
+
+def fit(model, iterations, **data_kwargs):
+    data = GaussianDataModule(batch_size=128, batches_per_step=model.n_critic, epoch_length=iterations, **data_kwargs)
+    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, limit_val_batches=0)
+    trainer.fit(model, data)
+    return data, trainer
+
+
+@pytest.mark.parametrize("name", OBJECTIVES)
+def test_a_short_run_moves_the_samples_toward_the_data(name):
+    L.seed_everything(0)
+    model = OBJECTIVES[name](*networks())
+    data = GaussianDataModule()
+    before = w1_to_data(model, data)
+    fit(model, iterations=1000)
+    after = w1_to_data(model, data)
+    assert before > 3.0  # an untrained generator sits near 0, the data near 4
+    assert after < 0.35, f"{name}: W1 {before:.3f} -> {after:.3f}"
+    assert model.iteration == 1000
+
+
+def test_wgan_critic_weights_stay_within_the_clip():
+    L.seed_everything(0)
+    g, d = networks()
+    with torch.no_grad():
+        for p in d.parameters():
+            p.mul_(50)  # start far outside the clip
+    model = WGAN(g, d, clip_value=0.02, n_critic=2)
+    fit(model, iterations=1)
+    assert max(p.abs().max() for p in model.discriminator.parameters()) <= 0.02
+
+
+def snapshot(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def same(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("name", OBJECTIVES)
+def test_d_and_g_each_change_only_on_their_own_update(name):
+    events = []
+
+    def checked(cls):
+        class Checked(cls):
+            def discriminator_update(self, real, fake, opt):
+                g0, d0 = snapshot(self.generator), snapshot(self.discriminator)
+                out = super().discriminator_update(real, fake, opt)
+                events.append(("D", same(g0, snapshot(self.generator)), same(d0, snapshot(self.discriminator))))
+                return out
+
+            def generator_update(self, fake, opt):
+                g0, d0 = snapshot(self.generator), snapshot(self.discriminator)
+                out = super().generator_update(fake, opt)
+                events.append(("G", same(g0, snapshot(self.generator)), same(d0, snapshot(self.discriminator))))
+                return out
+        return Checked
+
+    L.seed_everything(0)
+    model = OBJECTIVES[name](*networks())
+    model.__class__ = checked(type(model))
+    fit(model, iterations=3)
+    n = model.n_critic
+    assert [e[0] for e in events] == (["D"] * n + ["G"]) * 3
+    for kind, g_same, d_same in events:
+        assert (g_same, d_same) == ((True, False) if kind == "D" else (False, True)), events
+
+
+def test_d_pretraining_updates_only_d_for_the_first_iterations():
+    L.seed_everything(0)
+    model = NSGAN(*networks(), d_pretrain_steps=4)
+    g0 = snapshot(model.generator)
+    fit(model, iterations=4)
+    assert same(g0, snapshot(model.generator))
+    fit(model, iterations=1)
+    assert not same(g0, snapshot(model.generator))
+
+
+def test_ema_follows_the_generator_with_warm_up():
+    L.seed_everything(0)
+    # First update: decay = min(0.999, (1 + 0) / (10 + 0)) = 0.1, so EMA = 0.1 * old + 0.9 * new.
+    fresh = NSGAN(*networks(), ema_decay=0.999)
+    start = snapshot(fresh.generator)
+    fit(fresh, iterations=1)
+    for ema, new, old in zip(fresh.generator_ema.parameters(), fresh.generator.parameters(), start):
+        torch.testing.assert_close(ema, 0.1 * old + 0.9 * new)
+    # sample() uses the EMA weights.
+    z = fresh.noise(5)
+    torch.testing.assert_close(fresh.sample(noise=z), fresh.generator_ema.eval()(z))
+    assert not torch.allclose(fresh.sample(noise=z), fresh.sample(noise=z, use_ema=False))
