@@ -24,11 +24,12 @@ from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_info
 
-from gan_lightning.callbacks import DistributionPlot
+from gan_lightning.callbacks import DistributionPlot, SampleGrid
 from gan_lightning.errors import ConfigError
 from gan_lightning.models import GANModule
 
 WANDB_PROJECT = "gan_lightning"
+RUN_DIR_VARIABLE = "GAN_LIGHTNING_RUN_DIR"
 
 
 def wandb_has_credentials() -> bool:
@@ -84,6 +85,7 @@ class GANCLI(LightningCLI):
             "checkpoint.mode": "min",
         })
         parser.add_lightning_class_args(DistributionPlot, "plots")
+        parser.add_lightning_class_args(SampleGrid, "grid")
         parser.add_argument("--run_name", type=str | None, default=None,
                             help="Name of the run folder under default_root_dir (default: <objective>-<data>-<time>).")
         parser.add_argument("--wandb_project", type=str, default=WANDB_PROJECT, help="W&B project of the default logger.")
@@ -98,7 +100,9 @@ class GANCLI(LightningCLI):
             ckpt_path = config.ckpt_path = str(newest_last_checkpoint(root))
         if ckpt_path is not None and not Path(ckpt_path).is_file():
             raise ConfigError(f"--ckpt_path: no checkpoint file at {ckpt_path}")
-        if ckpt_path is not None and self.subcommand == "fit" and Path(ckpt_path).parent.name == "checkpoints":
+        if os.environ.get(RUN_DIR_VARIABLE) and int(os.environ.get("LOCAL_RANK", 0)) > 0:
+            run_dir = Path(os.environ[RUN_DIR_VARIABLE])  # a DDP worker: use the folder its launcher chose
+        elif ckpt_path is not None and self.subcommand == "fit" and Path(ckpt_path).parent.name == "checkpoints":
             run_dir = Path(ckpt_path).resolve().parent.parent  # resuming: keep writing into that run
         else:
             objective = config.model.class_path.rsplit(".", 1)[-1].lower()
@@ -109,6 +113,7 @@ class GANCLI(LightningCLI):
                 if not run_dir.exists():
                     break
                 run_dir = root / f"{name}-{i}"
+        run_dir = run_dir.resolve()  # absolute: a W&B service shared with another process has another cwd
         config.trainer.default_root_dir = str(run_dir)
         if config.checkpoint.dirpath is None:
             config.checkpoint.dirpath = str(run_dir / "checkpoints")
@@ -133,6 +138,9 @@ class GANCLI(LightningCLI):
                         rank_zero_info(f"W&B: no credentials found, logging offline under {run_dir}/wandb "
                                        f"(sync later with: wandb sync {run_dir}/wandb/offline-run-*)")
         self.run_dir = run_dir
+        # Lightning's DDP launcher starts the other ranks with this environment: they must not
+        # pick a folder of their own (another second on the clock, or a "-1" suffix).
+        os.environ[RUN_DIR_VARIABLE] = str(run_dir)
 
     def after_fit(self) -> None:
         trainer = self.trainer

@@ -15,6 +15,7 @@ def no_wandb_credentials(monkeypatch, tmp_path_factory):
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path_factory.getbasetemp() / "no-netrc"))
     monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.delenv("GAN_LIGHTNING_RUN_DIR", raising=False)
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path_factory.getbasetemp() / "wandb-config"))
     yield
     import wandb
@@ -26,7 +27,9 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 300, check: bool = True
     """Runs ``python -m gan_lightning ARGS`` in a subprocess, as a user would."""
     import subprocess
 
-    env = {k: v for k, v in os.environ.items() if k not in ("WANDB_API_KEY", "WANDB_MODE")}
+    # WANDB_SERVICE would hand the child to this process's W&B service, if a test started one.
+    env = {k: v for k, v in os.environ.items() if k not in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_SERVICE")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests"), env.get("PYTHONPATH", "")])  # test-made feature nets
     result = subprocess.run([sys.executable, "-m", "gan_lightning", *args], cwd=cwd, env=env,
                             capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:

@@ -1,3 +1,4 @@
 from gan_lightning.callbacks.distribution_plot import DistributionPlot
+from gan_lightning.callbacks.sample_grid import SampleGrid
 
-__all__ = ["DistributionPlot"]
+__all__ = ["DistributionPlot", "SampleGrid"]

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError
 from gan_lightning.metrics.distribution import distribution_metrics
+from gan_lightning.metrics.fid import FID
 
 
 class GANModule(LightningModule):
@@ -43,6 +44,7 @@ class GANModule(LightningModule):
             validation and sampling (0 turns it off).
         num_fixed_samples: size of the fixed noise batch that plots and grids use.
         seed: seed of the fixed noise and of the validation noise.
+        fid: FID settings for image data (``gan_lightning.metrics.FID``); ``None``: no FID.
     """
 
     #: Whether the discriminator's output is a logit (plots show sigmoid of it) or a critic score.
@@ -64,6 +66,7 @@ class GANModule(LightningModule):
         ema_decay: float = 0.0,
         num_fixed_samples: int = 64,
         seed: int = 0,
+        fid: Optional[FID] = None,
     ):
         super().__init__()
         name = type(self).__name__
@@ -81,7 +84,7 @@ class GANModule(LightningModule):
         # Built by LightningCLI, the hparams hold the networks' class_path/init_args, so a checkpoint
         # alone rebuilds the model; built in Python they are modules, which stay out of hparams.
         built_by_cli = _given_hyperparameters.get() is not None
-        self.save_hyperparameters(ignore=[] if built_by_cli else ["generator", "discriminator"])
+        self.save_hyperparameters(ignore=[] if built_by_cli else ["generator", "discriminator", "fid"])
         self.automatic_optimization = False
         self.generator = generator
         self.discriminator = discriminator
@@ -93,6 +96,7 @@ class GANModule(LightningModule):
         self.iteration = 0  # training steps done; saved in checkpoints
         self.register_buffer("fixed_noise", self.noise(num_fixed_samples, torch.Generator().manual_seed(seed)))
         self.val_metrics = distribution_metrics()
+        self.fid = fid  # not a child module: its Inception weights stay out of checkpoints
 
     # ---- what an objective defines -------------------------------------------------------
 
@@ -214,17 +218,37 @@ class GANModule(LightningModule):
 
     # ---- validation ----------------------------------------------------------------------
 
+    def setup(self, stage: str) -> None:
+        # FID's extractor is built only when validation will run, and at the start of the run,
+        # so missing Inception weights stop it now rather than at the first validation.
+        if self.fid is not None and stage in ("fit", "validate") and self.trainer.limit_val_batches != 0:
+            self.fid.build()
+
+    def on_validation_start(self) -> None:
+        if self.fid is not None and self.fid.metrics is not None:
+            self.fid.to(self.device)
+
     def validation_step(self, batch: Tensor, batch_idx: int) -> None:
-        # Noise seeded by batch and rank: every validation compares the same latents.
-        seed = self.hparams.seed + 1_000_003 * (1 + batch_idx) + self.global_rank
-        fake = self.sample(len(batch), seed=seed)
         if batch.dim() == 2:
-            self.val_metrics.update(batch, fake)
+            # Noise seeded by batch and rank: every validation compares the same latents.
+            seed = self.hparams.seed + 1_000_003 * (1 + batch_idx) + self.global_rank
+            self.val_metrics.update(batch, self.sample(len(batch), seed=seed))
             self.log_dict(self.val_metrics, prog_bar=True)
+        elif self.fid is not None and not self.fid.has_real and not self.trainer.sanity_checking:
+            self.fid.update(batch, real=True)  # once per run: the held-out images do not change
 
     def on_validation_epoch_end(self) -> None:
         # For checkpoint names: the iteration in the unit the README states.
         self.log("iteration", float(self.iteration))
+        if self.fid is None or self.fid.metrics is None or self.trainer.sanity_checking:
+            return
+        self.fid.has_real = True
+        world, rank = self.trainer.world_size, self.global_rank
+        count = self.fid.num_samples // world + (rank < self.fid.num_samples % world)
+        generator = torch.Generator().manual_seed(self.hparams.seed + 7_919 * (1 + rank))
+        for start in range(0, count, 256):
+            self.fid.update(self.sample(noise=self.noise(min(256, count - start), generator)), real=False)
+        self.log_dict(self.fid.compute(), prog_bar=True)
 
     # ---- checkpoints ---------------------------------------------------------------------
 

@@ -1,3 +1,5 @@
+from gan_lightning.networks.anime import AnimeCritic, AnimeGenerator
+from gan_lightning.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_lightning.networks.mlp import MLPDiscriminator, MLPGenerator
 
-__all__ = ["MLPGenerator", "MLPDiscriminator"]
+__all__ = ["MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "AnimeGenerator", "AnimeCritic"]

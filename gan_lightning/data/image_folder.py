@@ -1,0 +1,170 @@
+"""Any folder (or zip) of images, decoded once into a uint8 cache and batched from memory.
+
+Images are found at any depth (jpg, jpeg, png, webp, bmp), converted to RGB, resized so the
+short side is ``image_size`` and center-cropped to a square. The decoded tensor is cached in
+``<data_dir>/.gan_lightning_cache/`` (next to a zip: ``<zip>.cache/``), keyed by the source
+files' names, sizes and modification times and by ``image_size``, so later epochs and later
+runs never decode a JPEG again, and a changed source rebuilds the cache.
+"""
+
+import hashlib
+import os
+import tempfile
+import urllib.request
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from torch import Tensor
+from tqdm import tqdm
+
+from gan_lightning.data.images import InMemoryImageDataModule
+from gan_lightning.errors import ConfigError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+HOW_TO_GET = "see the README section 'Anime faces' for where to get the data"
+
+
+def decode(source, image_size: int) -> np.ndarray:
+    """An image file (path or file object) -> uint8 ``[3, image_size, image_size]``."""
+    with Image.open(source) as image:
+        square = ImageOps.fit(image.convert("RGB"), (image_size, image_size), Image.Resampling.BICUBIC)
+    return np.asarray(square).transpose(2, 0, 1)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ImageFolderDataModule(InMemoryImageDataModule):
+    """Images from a folder tree or a zip, as ``[B, 3, image_size, image_size]`` in [-1, 1].
+
+    Args:
+        data_dir: a folder of images (any depth), or a ``.zip`` of them.
+        image_size: side of the square images (64 for the DCGAN configs).
+        download_url: optional URL of a zip of the images, fetched in ``prepare_data`` when
+            ``data_dir`` does not exist yet, checked against ``sha256`` and extracted into it.
+        sha256: the zip's SHA-256; a download that does not match is deleted and refused.
+        **kwargs: batching arguments of ``InMemoryImageDataModule`` (``batch_size``, ``val_size``, ...).
+    """
+
+    def __init__(self, data_dir: str = "data/images", image_size: int = 64, download_url: Optional[str] = None,
+                 sha256: Optional[str] = None, batch_size: int = 64, batches_per_step: int = 1, val_size: int = 5000,
+                 num_workers: int = 0, seed: int = 0):
+        super().__init__(batch_size, batches_per_step, val_size, num_workers, seed)
+        if image_size < 4:
+            raise ConfigError(f"{type(self).__name__}: image_size must be >= 4, got {image_size}")
+        if download_url and not sha256:
+            raise ConfigError(f"{type(self).__name__}: download_url needs the sha256 of the file, to verify it")
+        self.data_dir, self.image_size = Path(data_dir), image_size
+        self.download_url, self.sha256 = download_url, sha256
+
+    # ---- download ------------------------------------------------------------------------
+
+    def prepare_data(self) -> None:
+        if self.download_url is None or self.data_dir.exists():
+            return
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.data_dir.parent, prefix=".download-") as tmp:
+            archive = Path(tmp) / "download.zip"
+            with urllib.request.urlopen(self.download_url) as response, open(archive, "wb") as f:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {self.download_url}") as bar:
+                    for block in iter(lambda: response.read(1 << 20), b""):
+                        f.write(block)
+                        bar.update(len(block))
+            digest = sha256_of(archive)
+            if digest != self.sha256.lower():
+                raise ConfigError(f"{type(self).__name__}: {self.download_url} has sha256 {digest}, expected "
+                                  f"{self.sha256}; nothing was kept")
+            extracted = Path(tmp) / "extracted"
+            with zipfile.ZipFile(archive) as z:
+                z.extractall(extracted)
+            os.replace(extracted, self.data_dir)  # the folder appears whole or not at all
+
+    # ---- decoding and the cache ----------------------------------------------------------
+
+    def sources(self) -> list[tuple[str, int, int]]:
+        """(name, size, mtime) of every image file, sorted; a zip's members have mtime 0."""
+        if not self.data_dir.exists():
+            raise ConfigError(f"{type(self).__name__}: {self.data_dir} does not exist; {HOW_TO_GET}")
+        if self.data_dir.is_file() and zipfile.is_zipfile(self.data_dir):
+            with zipfile.ZipFile(self.data_dir) as z:
+                found = [(i.filename, i.file_size, 0) for i in z.infolist()
+                         if not i.is_dir() and i.filename.lower().endswith(IMAGE_SUFFIXES)]
+        elif self.data_dir.is_dir():
+            found = []
+            for path in self.data_dir.rglob("*"):
+                if path.suffix.lower() in IMAGE_SUFFIXES and ".gan_lightning_cache" not in path.parts and path.is_file():
+                    stat = path.stat()
+                    found.append((str(path.relative_to(self.data_dir)), stat.st_size, stat.st_mtime_ns))
+        else:
+            raise ConfigError(f"{type(self).__name__}: {self.data_dir} is neither a folder nor a zip of images; {HOW_TO_GET}")
+        if not found:
+            raise ConfigError(f"{type(self).__name__}: no images ({', '.join(IMAGE_SUFFIXES)}) under {self.data_dir}; {HOW_TO_GET}")
+        return sorted(found)
+
+    def cache_path(self, sources: list[tuple[str, int, int]]) -> Path:
+        key = hashlib.sha256(repr((sources, self.image_size)).encode()).hexdigest()[:16]
+        if self.data_dir.is_file():
+            folder = self.data_dir.with_name(self.data_dir.name + ".cache")
+            key = hashlib.sha256(repr((sources, self.data_dir.stat().st_mtime_ns, self.image_size)).encode()).hexdigest()[:16]
+        else:
+            folder = self.data_dir / ".gan_lightning_cache"
+        return folder / f"images-{self.image_size}px-{key}.pt"
+
+    def load_images(self) -> Tensor:
+        sources = self.sources()
+        cache = self.cache_path(sources)
+        if cache.is_file():
+            return torch.load(cache, weights_only=True)
+        images = self.decode_all([name for name, _, _ in sources])
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        for stale in cache.parent.glob(f"images-{self.image_size}px-*.pt"):
+            stale.unlink()  # the source changed: the old cache can never be used again
+        with tempfile.NamedTemporaryFile(dir=cache.parent, suffix=".tmp", delete=False) as f:
+            torch.save(images, f)
+        os.replace(f.name, cache)  # a crash mid-write leaves no half cache behind
+        return images
+
+    def decode_all(self, names: list[str]) -> Tensor:
+        out = np.empty((len(names), 3, self.image_size, self.image_size), np.uint8)
+        kept, bad = 0, []
+        archive = zipfile.ZipFile(self.data_dir) if self.data_dir.is_file() else None
+        try:
+            for name in tqdm(names, desc=f"decoding {len(names)} images to {self.image_size}px (cached once)", unit="img"):
+                try:
+                    source = archive.open(name) if archive else self.data_dir / name
+                    out[kept] = decode(source, self.image_size)
+                    kept += 1
+                except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+                    bad.append(name)
+        finally:
+            if archive:
+                archive.close()
+        if bad:
+            warnings.warn(f"{type(self).__name__}: skipped {len(bad)} of {len(names)} image files that could not be "
+                          f"read, e.g. {bad[0]}")
+        if kept == 0:
+            raise ConfigError(f"{type(self).__name__}: none of the {len(names)} image files under {self.data_dir} "
+                              f"could be read; {HOW_TO_GET}")
+        return torch.from_numpy(out[:kept].copy())
+
+
+class AnimeFacesDataModule(ImageFolderDataModule):
+    """64x64 anime faces from a folder or zip, e.g. the Kaggle "Anime Face Dataset" (63,632 faces)
+    or the 51,223 getchu faces of the TF2 tutorial, as downloaded. See ``ImageFolderDataModule``."""
+
+    def __init__(self, data_dir: str = "data/anime", image_size: int = 64, download_url: Optional[str] = None,
+                 sha256: Optional[str] = None, batch_size: int = 64, batches_per_step: int = 1, val_size: int = 5000,
+                 num_workers: int = 0, seed: int = 0):
+        super().__init__(data_dir, image_size, download_url, sha256, batch_size, batches_per_step, val_size,
+                         num_workers, seed)

@@ -1,0 +1,73 @@
+"""Image datasets held in memory as one uint8 tensor and batched by indexing.
+
+Batches leave the data loader as uint8 ``[B, C, H, W]`` (4x less to copy to the GPU than
+float32) and become float32 in [-1, 1] after the transfer, on the device.
+"""
+
+import torch
+from lightning.pytorch import LightningDataModule
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from gan_lightning.data.batching import TensorRows, keep_batch
+from gan_lightning.errors import ConfigError
+
+
+def to_unit_range(images: Tensor) -> Tensor:
+    """uint8 ``[B, C, H, W]`` in [0, 255] -> float32 in [-1, 1]."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+class InMemoryImageDataModule(LightningDataModule):
+    """Shared batching of image data modules; a subclass implements ``load_images``.
+
+    Args:
+        batch_size: images per discriminator update.
+        batches_per_step: discriminator updates per training step (set from ``n_critic`` by the CLI).
+        val_size: images held out for validation (FID's real statistics).
+        num_workers: data loader workers; indexing an in-memory tensor rarely needs any.
+        seed: seed of the train/validation split.
+    """
+
+    def __init__(self, batch_size: int = 64, batches_per_step: int = 1, val_size: int = 5000,
+                 num_workers: int = 0, seed: int = 0):
+        super().__init__()
+        name = type(self).__name__
+        for key, value in [("batch_size", batch_size), ("batches_per_step", batches_per_step)]:
+            if value < 1:
+                raise ConfigError(f"{name}: {key} must be >= 1, got {value}")
+        if val_size < 0 or num_workers < 0:
+            raise ConfigError(f"{name}: val_size and num_workers must be >= 0, got {val_size}, {num_workers}")
+        self.batch_size, self.batches_per_step = batch_size, batches_per_step
+        self.val_size, self.num_workers, self.seed = val_size, num_workers, seed
+        self.train_images = self.val_images = None
+
+    def load_images(self) -> Tensor:
+        """All images as uint8 ``[N, C, H, W]``."""
+        raise NotImplementedError
+
+    def setup(self, stage: str) -> None:
+        if self.train_images is not None:
+            return
+        images = self.load_images()
+        step = self.batch_size * self.batches_per_step
+        if len(images) - self.val_size < step:
+            raise ConfigError(f"{type(self).__name__}: {len(images)} images leave fewer than one training batch of "
+                              f"{step} after holding out val_size={self.val_size}")
+        order = torch.randperm(len(images), generator=torch.Generator().manual_seed(self.seed))
+        self.val_images = images[order[:self.val_size]]
+        self.train_images = images[order[self.val_size:]]
+
+    def loader(self, images: Tensor, batch_size: int, train: bool) -> DataLoader:
+        return DataLoader(TensorRows(images), batch_size=batch_size, shuffle=train, drop_last=train,
+                          collate_fn=keep_batch, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self.loader(self.train_images, self.batch_size * self.batches_per_step, train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.loader(self.val_images, self.batch_size, train=False)
+
+    def on_after_batch_transfer(self, batch: Tensor, dataloader_idx: int) -> Tensor:
+        return to_unit_range(batch) if batch.dtype == torch.uint8 else batch

@@ -1,0 +1,86 @@
+"""Small image data made in the test: digit images in MNIST's IDX files, and a feature net for FID."""
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+from torch import nn
+
+
+def digit_images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` white-on-black 28x28 digits (uint8 ``[n, 28, 28]``) and their labels, drawn with a font
+    at random sizes and offsets: enough like MNIST for shapes, batching and learning tests."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n)
+    images = np.zeros((n, 28, 28), np.uint8)
+    for i, label in enumerate(labels):
+        font = ImageFont.load_default(size=int(rng.integers(16, 23)))
+        canvas = Image.new("L", (28, 28))
+        ImageDraw.Draw(canvas).text((14 + rng.integers(-2, 3), 14 + rng.integers(-2, 3)), str(label), fill=255,
+                                    font=font, anchor="mm", stroke_width=int(rng.integers(0, 2)), stroke_fill=255)
+        images[i] = np.asarray(canvas)
+    return images, labels.astype(np.uint8)
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    kind = 0x0803 if array.ndim == 3 else 0x0801  # unsigned bytes, 3 or 1 dimensions
+    with open(path, "wb") as f:
+        f.write(struct.pack(">I", kind) + b"".join(struct.pack(">I", d) for d in array.shape) + array.tobytes())
+
+
+def write_mnist(root: Path, n_train: int = 600, n_test: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """torchvision's MNIST layout under ``root/MNIST/raw``; returns the training images and labels."""
+    raw = Path(root) / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    train, train_labels = digit_images(n_train, seed=0)
+    test, test_labels = digit_images(n_test, seed=1)
+    write_idx(raw / "train-images-idx3-ubyte", train)
+    write_idx(raw / "train-labels-idx1-ubyte", train_labels)
+    write_idx(raw / "t10k-images-idx3-ubyte", test)
+    write_idx(raw / "t10k-labels-idx1-ubyte", test_labels)
+    return train, train_labels
+
+
+class SmallFeatures(nn.Module):
+    """A fixed random conv net: images ``[B, C, H, W]`` in [-1, 1] -> 64 features, for fast FID."""
+
+    def __init__(self, channels: int = 1):
+        super().__init__()
+        generator = torch.Generator().manual_seed(1234)
+        self.net = nn.Sequential(nn.Conv2d(channels, 16, 3, 2, 1), nn.ReLU(), nn.Conv2d(16, 32, 3, 2, 1), nn.ReLU(),
+                                 nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(128, 64))
+        with torch.no_grad():
+            for p in self.net.parameters():
+                p.copy_(torch.randn(p.shape, generator=generator) * (2 / max(1, p[0].numel())) ** 0.5)
+        self.num_features = 64
+
+    def forward(self, x):
+        return self.net(x.float())
+
+
+def face_image(rng: np.random.Generator, width: int = 80, height: int = 96) -> Image.Image:
+    """A cartoon face: coloured background, skin-toned oval, two eyes, hair band."""
+    image = Image.new("RGB", (width, height), tuple(int(v) for v in rng.integers(0, 256, 3)))
+    draw = ImageDraw.Draw(image)
+    cx, cy, r = width // 2 + int(rng.integers(-4, 5)), height // 2 + int(rng.integers(-4, 5)), int(rng.integers(24, 32))
+    draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=(250, 220, 190))
+    draw.rectangle((cx - r, cy - r, cx + r, cy - r // 2), fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+    eye = tuple(int(v) for v in rng.integers(0, 200, 3))
+    for dx in (-r // 2, r // 2):
+        draw.ellipse((cx + dx - 5, cy - 4, cx + dx + 5, cy + 8), fill=eye)
+    return image
+
+
+def write_faces(root: Path, n: int = 200, seed: int = 0) -> int:
+    """``n`` face images as PNG and JPEG in nested folders, plus a corrupt JPEG and a text file.
+    Returns the number of readable images."""
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        folder = Path(root) / f"part{i % 3}" / ("deeper" if i % 2 else "")
+        folder.mkdir(parents=True, exist_ok=True)
+        face_image(rng).save(folder / (f"face{i:04d}.png" if i % 2 else f"face{i:04d}.jpg"), quality=90)
+    (Path(root) / "part0" / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    (Path(root) / "README.txt").write_text("not an image")
+    return n

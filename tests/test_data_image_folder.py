@@ -1,0 +1,153 @@
+import hashlib
+import http.server
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import gan_lightning.data.image_folder as image_folder
+from gan_lightning.cli import main
+from gan_lightning.data import AnimeFacesDataModule, ImageFolderDataModule
+from gan_lightning.errors import ConfigError
+from images import write_faces
+from conftest import CONFIGS
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory):
+    root = tmp_path_factory.mktemp("faces")
+    write_faces(root, n=200)
+    return root
+
+
+def load(data_dir, **kwargs):
+    dm = AnimeFacesDataModule(data_dir=str(data_dir), image_size=32, batch_size=8, val_size=20, **kwargs)
+    dm.setup("fit")
+    return dm
+
+
+def test_folder_at_any_depth_skips_the_corrupt_file_with_a_count(faces, tmp_path):
+    data = tmp_path / "copy"
+    import shutil
+    shutil.copytree(faces, data)
+    with pytest.warns(UserWarning, match=r"skipped 1 of 201 image files"):
+        dm = load(data)
+    assert dm.train_images.shape == (180, 3, 32, 32) and dm.val_images.shape == (20, 3, 32, 32)
+    assert dm.train_images.dtype == torch.uint8
+    batch = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
+    assert batch.shape == (8, 3, 32, 32) and -1 <= batch.min() and batch.max() <= 1
+
+
+def test_rgb_channel_order_resize_and_center_crop(tmp_path):
+    wide = np.zeros((20, 60, 3), np.uint8)
+    wide[:, :20] = (0, 0, 255)  # blue sides, red middle: the center crop keeps the red
+    wide[:, 20:40] = (255, 0, 0)
+    wide[:, 40:] = (0, 0, 255)
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    Image.new("L", (10, 10), 255).save(tmp_path / "gray.png")  # grayscale becomes RGB
+    images = ImageFolderDataModule(data_dir=str(tmp_path), image_size=8).load_images()
+    gray, red = images[0], images[1]  # sorted by name
+    assert images.shape == (2, 3, 8, 8)
+    assert red[0].min() > 200 and red[1].max() < 30 and red[2].max() < 30
+    assert (gray == 255).all()
+
+
+def test_zip_gives_the_same_images_as_the_folder(faces, tmp_path):
+    archive = tmp_path / "faces.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in sorted(faces.rglob("*")):
+            if path.is_file() and ".gan_lightning_cache" not in path.parts:
+                z.write(path, path.relative_to(faces))
+    with pytest.warns(UserWarning, match="skipped 1"):
+        from_zip = ImageFolderDataModule(data_dir=str(archive), image_size=32).load_images()
+    with pytest.warns(UserWarning, match="skipped 1"):
+        from_folder = ImageFolderDataModule(data_dir=str(faces), image_size=32).load_images()
+    torch.testing.assert_close(from_zip, from_folder, rtol=0, atol=0)
+    assert (tmp_path / "faces.zip.cache").is_dir()
+
+
+def test_cache_is_written_once_reused_and_rebuilt_when_a_file_changes(tmp_path, monkeypatch):
+    write_faces(tmp_path, n=30)
+    (tmp_path / "part0" / "broken.jpg").unlink()
+    decoded = []
+    real_decode = image_folder.decode
+    monkeypatch.setattr(image_folder, "decode", lambda src, size: decoded.append(src) or real_decode(src, size))
+
+    first = ImageFolderDataModule(data_dir=str(tmp_path), image_size=16).load_images()
+    (cache,) = (tmp_path / ".gan_lightning_cache").glob("*.pt")
+    assert len(decoded) == 30
+    again = ImageFolderDataModule(data_dir=str(tmp_path), image_size=16).load_images()
+    assert len(decoded) == 30  # nothing decoded: the cache was used
+    torch.testing.assert_close(first, again, rtol=0, atol=0)
+
+    Image.new("RGB", (20, 20), (0, 255, 0)).save(tmp_path / "part1" / "deeper" / "face0001.png")  # one file changes
+    changed = ImageFolderDataModule(data_dir=str(tmp_path), image_size=16).load_images()
+    assert len(decoded) == 60
+    assert not cache.exists() and len(list((tmp_path / ".gan_lightning_cache").glob("*.pt"))) == 1
+    assert not torch.equal(changed, first)
+    assert len(list((tmp_path / ".gan_lightning_cache").glob("*.tmp"))) == 0
+    bigger = ImageFolderDataModule(data_dir=str(tmp_path), image_size=24).load_images()
+    assert bigger.shape[-1] == 24  # another image_size is another cache entry
+
+
+@pytest.mark.parametrize("setup, message", [
+    (lambda d: None, "does not exist"),
+    (lambda d: d.mkdir(), "no images (.jpg, .jpeg, .png, .webp, .bmp) under"),
+    (lambda d: (d.mkdir(), (d / "a.jpg").write_bytes(b"junk"), (d / "b.png").write_bytes(b"")), "none of the 2 image files"),
+])
+def test_missing_empty_and_all_corrupt_dirs_give_one_clear_line(tmp_path, capsys, setup, message):
+    data = tmp_path / "anime"
+    setup(data)
+    with pytest.raises(SystemExit) as exit:
+        main(["fit", "--config", str(CONFIGS / "wgangp_anime.yaml"), "--data.init_args.data_dir", str(data),
+              "--trainer.default_root_dir", str(tmp_path / "runs"), "--model.init_args.fid", "null"])
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and "Traceback" not in err
+    (line,) = [l for l in err.splitlines() if l.startswith("gan_lightning: error:")]
+    assert message in line and "README section 'Anime faces'" in line
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def served_zip(tmp_path):
+    """A zip of faces served over HTTP on 127.0.0.1; yields (url, sha256)."""
+    site = tmp_path / "site"
+    write_faces(tmp_path / "src", n=40)
+    site.mkdir()
+    with zipfile.ZipFile(site / "faces.zip", "w") as z:
+        for path in (tmp_path / "src").rglob("*.png"):
+            z.write(path, Path("images") / path.name)
+    handler = lambda *a, **k: QuietHandler(*a, directory=str(site), **k)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/faces.zip", hashlib.sha256((site / "faces.zip").read_bytes()).hexdigest()
+    server.shutdown()
+
+
+def test_download_with_the_right_sha256_extracts_the_images(served_zip, tmp_path):
+    url, digest = served_zip
+    dm = AnimeFacesDataModule(data_dir=str(tmp_path / "anime"), image_size=16, download_url=url, sha256=digest,
+                              batch_size=4, val_size=4)
+    dm.prepare_data()
+    dm.setup("fit")
+    assert len(list((tmp_path / "anime" / "images").glob("*.png"))) == 20
+    assert len(dm.train_images) + len(dm.val_images) == 20
+    dm.prepare_data()  # the data is there: no second download
+
+
+def test_download_with_a_wrong_sha256_keeps_nothing(served_zip, tmp_path):
+    url, _ = served_zip
+    dm = AnimeFacesDataModule(data_dir=str(tmp_path / "anime"), download_url=url, sha256="0" * 64)
+    with pytest.raises(ConfigError, match="has sha256 .* expected 0000"):
+        dm.prepare_data()
+    assert not (tmp_path / "anime").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".download-")]

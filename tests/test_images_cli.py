@@ -1,0 +1,108 @@
+"""Image objectives through the CLI on a small MNIST written in the test, and learning on it."""
+
+import lightning as L
+import pytest
+import torch
+
+from conftest import CONFIGS, run_cli
+from gan_lightning.cli import GANCLI
+from gan_lightning.data import MNISTDataModule
+from gan_lightning.metrics import FID
+from gan_lightning.models import NSGAN
+from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator
+from gan_lightning.sample import draw, load_model
+from images import SmallFeatures, write_mnist
+from wandb_offline import read_run
+
+
+def small_mnist_args(data_dir, root, run_name):
+    return ["--data.init_args.data_dir", str(data_dir), "--data.init_args.download", "false",
+            "--data.init_args.val_size", "64", "--data.init_args.batch_size", "16",
+            "--model.init_args.fid.init_args.feature", "images.SmallFeatures",
+            "--model.init_args.fid.init_args.num_samples", "64",
+            "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "4", "--trainer.val_check_interval", "2",
+            "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(root), "--run_name", run_name]
+
+
+def shrink(objective):
+    if objective.endswith("_tutorial"):
+        return ["--model.init_args.generator.init_args.hidden", "[32, 32]",
+                "--model.init_args.discriminator.init_args.hidden", "[32, 32]"]
+    return ["--model.init_args.generator.init_args.base_width", "8",
+            "--model.init_args.discriminator.init_args.base_width", "8"]
+
+
+@pytest.fixture(scope="module")
+def mnist_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mnist")
+    write_mnist(root, n_train=400)
+    return root
+
+
+@pytest.mark.parametrize("objective", ["gan_mnist", "wgan_mnist", "wgangp_mnist",
+                                       "nsgan_mnist_pytorch_tutorial", "nsgan_mnist_keras_tutorial"])
+def test_each_image_config_trains_a_few_steps(objective, mnist_dir, tmp_path):
+    cli = GANCLI(args=["fit", "--config", str(CONFIGS / f"{objective}.yaml"),
+                       *small_mnist_args(mnist_dir, tmp_path, "run"), *shrink(objective)])
+    assert cli.model.iteration == 4
+    assert torch.isfinite(cli.trainer.callback_metrics["val/fid"])
+    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
+    assert (tmp_path / "run" / "plots" / "samples_0000004.png").is_file()
+
+
+def test_nsgan_mnist_run_logs_grids_and_fid_and_samples_from_ema(mnist_dir, tmp_path):
+    run_cli(["fit", "--config", str(CONFIGS / "nsgan_mnist.yaml"), *small_mnist_args(mnist_dir, "runs", "nsgan"),
+             *shrink("nsgan_mnist")], cwd=tmp_path, check=True)
+    run = tmp_path / "runs" / "nsgan"
+    (wandb_dir,) = (run / "wandb").glob("offline-run-*")
+    history = read_run(wandb_dir)["history"]
+    fid = [row["val/fid"] for row in history if "val/fid" in row]
+    grids = [row for row in history if row.get("val/samples/_type") == "images/separated"]
+    assert len(fid) == 2 and all(v > 0 for v in fid)
+    assert [row["trainer/global_step"] for row in grids] == [2, 4]
+    for row in grids:
+        (name,) = row["val/samples/filenames"]
+        assert (wandb_dir / "files" / name).read_bytes()[:4] == b"\x89PNG"
+
+    ckpt = run / "checkpoints" / "last.ckpt"
+    run_cli(["sample", "--ckpt_path", str(ckpt), "--num_samples", "16", "--output", "grid.png"], cwd=tmp_path)
+    run_cli(["sample", "--ckpt_path", str(ckpt), "--num_samples", "16", "--output", "x.pt", "--seed", "3"], cwd=tmp_path)
+    assert (tmp_path / "grid.png").read_bytes()[:4] == b"\x89PNG"
+    images = torch.load(tmp_path / "x.pt")
+    assert images.shape == (16, 1, 28, 28) and images.min() >= 0 and images.max() <= 1
+
+    # The samples come from the EMA generator, not the raw one.
+    model = load_model(ckpt)
+    assert model.generator_ema is not None
+    noise = model.noise(16, torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        from_ema = (model.generator_ema.eval()(noise).clamp(-1, 1) + 1) / 2
+        from_raw = (model.generator.eval()(noise).clamp(-1, 1) + 1) / 2
+    torch.testing.assert_close(images, from_ema)
+    assert not torch.allclose(images, from_raw)
+    torch.testing.assert_close(draw(model, 16, seed=3), images)
+
+
+def test_limit_val_batches_0_never_builds_the_feature_extractor(mnist_dir, tmp_path):
+    cli = GANCLI(args=["fit", "--config", str(CONFIGS / "nsgan_mnist.yaml"), *small_mnist_args(mnist_dir, tmp_path, "noval"),
+                       *shrink("nsgan_mnist"), "--model.init_args.fid.init_args.feature", "2048",
+                       "--trainer.limit_val_batches", "0"])
+    assert cli.model.fid.metrics is None  # no Inception download was attempted
+    assert (tmp_path / "noval" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_a_short_dcgan_run_learns_the_digits(mnist_dir):
+    """FID (small feature net) between held-out digits and generated images falls with training."""
+    L.seed_everything(0)
+    data = MNISTDataModule(data_dir=str(mnist_dir), batch_size=32, val_size=200)
+    model = NSGAN(DCGANGenerator(latent_dim=32, image_size=28, channels=1, base_width=16),
+                  DCGANDiscriminator(image_size=28, channels=1, base_width=16),
+                  fid=FID(feature=SmallFeatures(), num_samples=200))
+    trainer = L.Trainer(max_steps=2 * 150, val_check_interval=150, check_val_every_n_epoch=None, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        num_sanity_val_steps=0)
+    before = trainer.validate(model, data, verbose=False)[0]["val/fid"]
+    trainer.fit(model, data)
+    after = float(trainer.callback_metrics["val/fid"])
+    assert model.iteration == 150
+    assert after < 0.5 * before, (before, after)
