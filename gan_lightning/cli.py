@@ -19,13 +19,12 @@ import time
 from pathlib import Path
 
 from lightning.pytorch import LightningDataModule
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_info
 
-from gan_lightning.callbacks import DistributionPlot, SampleGrid
-from gan_lightning.errors import ConfigError
+from gan_lightning.callbacks import CheckpointOnInterrupt, DistributionPlot, GANCheckpoint, SampleGrid
+from gan_lightning.errors import ConfigError, TrainingDiverged
 from gan_lightning.models import GANModule
 
 WANDB_PROJECT = "gan_lightning"
@@ -76,7 +75,7 @@ class GANCLI(LightningCLI):
         )
 
     def add_arguments_to_parser(self, parser) -> None:
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(GANCheckpoint, "checkpoint")
         parser.set_defaults({
             "checkpoint.save_last": True,
             "checkpoint.auto_insert_metric_name": False,
@@ -86,6 +85,7 @@ class GANCLI(LightningCLI):
         })
         parser.add_lightning_class_args(DistributionPlot, "plots")
         parser.add_lightning_class_args(SampleGrid, "grid")
+        parser.add_lightning_class_args(CheckpointOnInterrupt, "interrupt")
         parser.add_argument("--run_name", type=str | None, default=None,
                             help="Name of the run folder under default_root_dir (default: <objective>-<data>-<time>).")
         parser.add_argument("--wandb_project", type=str, default=WANDB_PROJECT, help="W&B project of the default logger.")
@@ -105,14 +105,8 @@ class GANCLI(LightningCLI):
         elif ckpt_path is not None and self.subcommand == "fit" and Path(ckpt_path).parent.name == "checkpoints":
             run_dir = Path(ckpt_path).resolve().parent.parent  # resuming: keep writing into that run
         else:
-            objective = config.model.class_path.rsplit(".", 1)[-1].lower()
-            data = config.data.class_path.rsplit(".", 1)[-1].replace("DataModule", "").lower()
-            name = config.run_name or f"{objective}-{data}-{time.strftime('%Y%m%d-%H%M%S')}"
-            run_dir = root / name
-            for i in range(1, 1000):
-                if not run_dir.exists():
-                    break
-                run_dir = root / f"{name}-{i}"
+            run_dir = self.new_run_dir(root, config)
+        self.use_ddp_that_fits_gans(config)
         run_dir = run_dir.resolve()  # absolute: a W&B service shared with another process has another cwd
         config.trainer.default_root_dir = str(run_dir)
         if config.checkpoint.dirpath is None:
@@ -141,6 +135,39 @@ class GANCLI(LightningCLI):
         # Lightning's DDP launcher starts the other ranks with this environment: they must not
         # pick a folder of their own (another second on the clock, or a "-1" suffix).
         os.environ[RUN_DIR_VARIABLE] = str(run_dir)
+
+    @staticmethod
+    def new_run_dir(root: Path, config) -> Path:
+        objective = config.model.class_path.rsplit(".", 1)[-1].lower()
+        data = config.data.class_path.rsplit(".", 1)[-1].replace("DataModule", "").lower()
+        # Processes started by torchrun or SLURM each parse the config: they agree on a folder only
+        # through a name they all know. A SLURM job id also brings a requeued job back to its folder.
+        job = os.environ.get("SLURM_JOB_ID") or os.environ.get("TORCHELASTIC_RUN_ID", "none")
+        if config.run_name or job != "none":
+            return root / (config.run_name or f"{objective}-{data}-{job}")
+        if "TORCHELASTIC_RUN_ID" in os.environ:
+            raise ConfigError("under torchrun, give --run_name (or torchrun --rdzv_id) so that every node writes "
+                              "into the same run folder")
+        name = f"{objective}-{data}-{time.strftime('%Y%m%d-%H%M%S')}"
+        run_dir = root / name
+        for i in range(1, 1000):
+            if not run_dir.exists():
+                break
+            run_dir = root / f"{name}-{i}"
+        return run_dir
+
+    @staticmethod
+    def use_ddp_that_fits_gans(config) -> None:
+        """Plain ``ddp`` refuses a module whose D and G are updated by separate backward passes
+        ("parameters that were not used in producing the loss"); the find-unused variant is right."""
+        trainer = config.trainer
+        devices = trainer.devices
+        devices = len(devices) if isinstance(devices, list) else int(devices) if str(devices).isdigit() else 0
+        many = devices > 1 or (trainer.num_nodes or 1) > 1
+        if trainer.strategy == "ddp" or (trainer.strategy == "auto" and many):
+            trainer.strategy = "ddp_find_unused_parameters_true"
+            rank_zero_info("strategy: using ddp_find_unused_parameters_true (a GAN step leaves one network "
+                           "out of each backward pass, which plain ddp refuses)")
 
     def after_fit(self) -> None:
         trainer = self.trainer
@@ -196,6 +223,9 @@ def main(args: list[str] | None = None) -> None:
     except ArgumentError as e:
         print(f"gan_lightning: error: {parse_error_line(str(e))}\n(see --help)", file=sys.stderr)
         sys.exit(2)
+    except TrainingDiverged as e:
+        print(f"gan_lightning: error: {e}", file=sys.stderr)
+        sys.exit(1)
     except Exception as e:
         # jsonargparse wraps what a class raises while it is built; show our own message alone.
         cause = e

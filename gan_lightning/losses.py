@@ -35,7 +35,7 @@ def wasserstein_generator_loss(fake_scores: Tensor) -> Tensor:
     return -fake_scores.mean()
 
 
-def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, alpha: Tensor | None = None) -> Tensor:
     """Gulrajani et al. 2017: E[(||grad_x f(x_hat)||_2 - 1)^2] on random interpolates x_hat.
 
     Args:
@@ -43,20 +43,26 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
             independently (no batch norm), since the penalty is per sample.
         real: ``[B, *shape]`` real samples.
         fake: ``[B, *shape]`` generated samples (detached or not; no gradient reaches G).
+        alpha: ``[B]`` interpolation weights in [0, 1]; drawn uniformly when not given.
 
     Returns:
-        A scalar >= 0. The graph is kept (``create_graph=True``) so it can be back-propagated
+        A float32 scalar >= 0, computed in float32 whatever the autocast context. The graph is kept (``create_graph=True``) so it can be back-propagated
         into the critic's weights.
     """
     if real.shape != fake.shape:
         raise ValueError(f"gradient_penalty needs real and fake of one shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
-    alpha = torch.rand([real.shape[0]] + [1] * (real.dim() - 1), device=real.device, dtype=real.dtype)
-    interpolates = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
-    scores = critic(interpolates)
-    # autograd.grad, not backward(create_graph=True): the latter leaks memory and breaks DDP.
-    (grads,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
-    norms = grads.flatten(1).float().norm(2, dim=1)
-    return ((norms - 1) ** 2).mean()
+    real, fake = real.detach().float(), fake.detach().float()
+    shape = [real.shape[0]] + [1] * (real.dim() - 1)
+    alpha = torch.rand(shape, device=real.device) if alpha is None else alpha.float().view(shape)
+    interpolates = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    # In float32 even under mixed precision: half-precision input gradients underflow, and the
+    # penalty is taken on unscaled scores, so a loss scaler never distorts the norm.
+    with torch.autocast(device_type=real.device.type, enabled=False):
+        scores = critic(interpolates)
+        # autograd.grad, not backward(create_graph=True): the latter leaks memory and breaks DDP.
+        (grads,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
+        norms = grads.flatten(1).norm(2, dim=1)
+        return ((norms - 1) ** 2).mean()
 
 
 @torch.no_grad()

@@ -6,7 +6,7 @@ import torch
 import yaml
 from lightning.pytorch import Callback
 
-from conftest import CONFIGS, ROOT, run_cli
+from conftest import CONFIGS, run_cli
 from gan_lightning.cli import GANCLI, main
 from wandb_offline import read_run
 
@@ -70,7 +70,7 @@ def fit_in_process(root, *extra):
 
 
 def test_resume_from_last_carries_on(tmp_path):
-    first = fit_in_process(tmp_path, "--trainer.max_epochs", "1", "--run_name", "resume")
+    fit_in_process(tmp_path, "--trainer.max_epochs", "1", "--run_name", "resume")
     ckpt = torch.load(tmp_path / "resume" / "checkpoints" / "last.ckpt", weights_only=False)
     assert ckpt["iteration"] == 40 and ckpt["global_step"] == 80  # NSGAN: one D and one G step per iteration
 

@@ -84,6 +84,7 @@ class GaussianDataModule(LightningDataModule):
         self.epoch_length, self.val_size, self.seed = epoch_length, val_size, seed
         self.train_stream = GaussianStream(self.mu, self.sigma, batch_size * batches_per_step, epoch_length, seed)
         self.val_data = self.sample(val_size, torch.Generator().manual_seed(seed + 1))
+        self.loader_generator = torch.Generator().manual_seed(seed + 2)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``[n, dim]`` samples of the data distribution."""
@@ -94,13 +95,17 @@ class GaussianDataModule(LightningDataModule):
         return torch.exp(-0.5 * ((x - self.mu) / self.sigma) ** 2) / (self.sigma * math.sqrt(2 * math.pi))
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_stream, batch_size=None)
+        # Loaders get their own generator: they never draw from (and so never shift) the global one.
+        return DataLoader(self.train_stream, batch_size=None, generator=self.loader_generator)
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(TensorRows(self.val_data), batch_size=self.batch_size, collate_fn=keep_batch)
+        return DataLoader(TensorRows(self.val_data), batch_size=self.batch_size, collate_fn=keep_batch,
+                          generator=self.loader_generator)
 
     def state_dict(self) -> dict:
-        return {"epoch": self.train_stream.epoch}
+        return {"epoch": self.train_stream.epoch, "loader_generator": self.loader_generator.get_state()}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.train_stream.epoch = state_dict["epoch"]
+        if "loader_generator" in state_dict:
+            self.loader_generator.set_state(state_dict["loader_generator"])

@@ -41,6 +41,7 @@ class InMemoryImageDataModule(LightningDataModule):
         self.batch_size, self.batches_per_step = batch_size, batches_per_step
         self.val_size, self.num_workers, self.seed = val_size, num_workers, seed
         self.train_images = self.val_images = None
+        self.loader_generator = torch.Generator().manual_seed(seed + 1)
 
     def load_images(self) -> Tensor:
         """All images as uint8 ``[N, C, H, W]``."""
@@ -59,9 +60,17 @@ class InMemoryImageDataModule(LightningDataModule):
         self.train_images = images[order[self.val_size:]]
 
     def loader(self, images: Tensor, batch_size: int, train: bool) -> DataLoader:
+        # The loader's own generator shuffles: the order is saved with checkpoints (state_dict) and
+        # the global random state, which training draws noise from, is never touched by the data.
         return DataLoader(TensorRows(images), batch_size=batch_size, shuffle=train, drop_last=train,
                           collate_fn=keep_batch, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0)
+                          persistent_workers=self.num_workers > 0, generator=self.loader_generator)
+
+    def state_dict(self) -> dict:
+        return {"loader_generator": self.loader_generator.get_state()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.loader_generator.set_state(state_dict["loader_generator"])
 
     def train_dataloader(self) -> DataLoader:
         return self.loader(self.train_images, self.batch_size * self.batches_per_step, train=True)

@@ -10,15 +10,17 @@ A subclass says only what differs: its loss terms (``discriminator_loss``,
 """
 
 import copy
+import random
 from typing import Literal, Optional
 
+import numpy as np
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from torch import Tensor, nn
 
-from gan_lightning.errors import ConfigError
+from gan_lightning.errors import ConfigError, TrainingDiverged
 from gan_lightning.metrics.distribution import distribution_metrics
 from gan_lightning.metrics.fid import FID
 
@@ -173,13 +175,29 @@ class GANModule(LightningModule):
         logs = {f"train/{k}": v.detach() for k, v in d_terms.items()}
         if train_g:
             logs["train/g_loss"] = self.generator_update(fake, opt_g).detach()
+        self.stop_if_diverged(logs)
+        if train_g:
             self.update_ema()
-        for scheduler in self.lr_schedulers() or []:
+        schedulers = self.lr_schedulers() or []
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
             scheduler.step()
         self.iteration += 1
         shown = {"train/d_loss", "train/g_loss"}
         self.log_dict({k: v for k, v in logs.items() if k in shown}, prog_bar=True)
         self.log_dict({k: v for k, v in logs.items() if k not in shown})
+
+    def stop_if_diverged(self, logs: dict[str, Tensor]) -> None:
+        """Raises ``TrainingDiverged`` when a loss is NaN or infinite (one device sync per iteration).
+
+        It stops the run before the EMA, a checkpoint or a log takes the bad values in, so
+        ``last.ckpt`` stays the last good state.
+        """
+        if bool(torch.isfinite(torch.stack([logs["train/d_loss"], logs.get("train/g_loss", logs["train/d_loss"])])).all()):
+            return
+        bad = ", ".join(f"{k}={float(v)}" for k, v in logs.items() if not torch.isfinite(v))
+        last = getattr(self.trainer.checkpoint_callback, "last_model_path", "") or "none written yet"
+        raise TrainingDiverged(f"{type(self).__name__} diverged at iteration {self.iteration}: {bad}. The last good "
+                               f"checkpoint is {last}; resume from it with lower learning rates or gradient_clip_val")
 
     def discriminator_update(self, real: Tensor, fake: Tensor, opt) -> dict[str, Tensor]:
         real_out, fake_out = self.discriminator(real), self.discriminator(fake)
@@ -252,8 +270,45 @@ class GANModule(LightningModule):
 
     # ---- checkpoints ---------------------------------------------------------------------
 
+    def on_fit_start(self) -> None:
+        # seed_everything gives every DDP rank the same seed; each rank needs its own noise.
+        if self.trainer.world_size > 1:
+            torch.manual_seed(torch.initial_seed() + 7_919 * self.global_rank)
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["iteration"] = self.iteration
+        # Every rank's random states (this hook runs on all ranks; rank 0 writes the file).
+        states = rng_states()
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            gathered = [None] * torch.distributed.get_world_size()
+            torch.distributed.all_gather_object(gathered, states)
+            checkpoint["rng_states"] = gathered
+        else:
+            checkpoint["rng_states"] = [states]
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.iteration = checkpoint.get("iteration", 0)
+        self._rng_to_restore = checkpoint.get("rng_states")
+
+    def on_train_start(self) -> None:
+        # Restored here, after the sanity check, whose data loader would otherwise draw from them.
+        states, self._rng_to_restore = getattr(self, "_rng_to_restore", None), None
+        if states and len(states) == self.trainer.world_size:
+            set_rng_states(states[self.global_rank])
+
+
+def rng_states() -> dict:
+    """The global random states a training step draws from: torch (CPU and CUDA), NumPy, Python."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    # Tensors and plain numbers only: Lightning loads checkpoints with torch.load(weights_only=True).
+    return {"torch": torch.get_rng_state(), "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
+            "python": random.getstate(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def set_rng_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    kind, keys, pos, has_gauss, gauss = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    random.setstate(states["python"])
+    if states["cuda"] and torch.cuda.is_available() and len(states["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(states["cuda"])

@@ -1,9 +1,6 @@
 """The four GAN objectives. Each differs from the base loop only in its loss terms and constraint."""
 
-from typing import Optional
-
 import torch
-from torch import Tensor
 
 from gan_lightning import losses
 from gan_lightning.errors import ConfigError

@@ -1,0 +1,155 @@
+"""Mixed precision, exact resume, NaN stops, SIGTERM and a full disk."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import fsspec.implementations.local as local_fs
+import lightning as L
+import pytest
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from torch import nn
+
+from conftest import CONFIGS, ROOT
+from gan_lightning import losses
+from gan_lightning.cli import main
+from gan_lightning.data import GaussianDataModule
+from gan_lightning.models import GANModule, WGANGP
+from test_objectives import OBJECTIVES, networks, w1_to_data
+
+
+def test_gradient_penalty_under_autocast_and_a_grad_scaler_equals_float32():
+    torch.manual_seed(0)
+    critic = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 1))
+    real, fake = torch.randn(32, 3) + 2, torch.randn(32, 3)
+
+    torch.manual_seed(1)
+    reference = losses.gradient_penalty(critic, real, fake)
+    reference.backward()
+    grads = [p.grad.clone() for p in critic.parameters() if p.grad is not None]  # the output bias has none
+    critic.zero_grad()
+
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 12)
+    torch.manual_seed(1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = losses.gradient_penalty(critic, real.bfloat16(), fake.bfloat16())
+    scaler.scale(mixed).backward()
+    optimizer = torch.optim.SGD(critic.parameters(), lr=0.0)
+    scaler.unscale_(optimizer)
+    assert mixed.dtype == torch.float32
+    torch.testing.assert_close(mixed, reference, rtol=1e-2, atol=1e-6)  # inputs were rounded to bf16
+    mixed_grads = [p.grad for p in critic.parameters() if p.grad is not None]
+    assert len(mixed_grads) == len(grads) == 3
+    for p_grad, g in zip(mixed_grads, grads):
+        torch.testing.assert_close(p_grad, g, rtol=2e-2, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", OBJECTIVES)
+def test_bf16_mixed_training_of_every_objective(name):
+    L.seed_everything(0)
+    model = OBJECTIVES[name](*networks())
+    data = GaussianDataModule(batch_size=128, batches_per_step=model.n_critic, epoch_length=200)
+    before = w1_to_data(model, data)
+    trainer = L.Trainer(max_epochs=1, precision="bf16-mixed", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+    trainer.fit(model, data)
+    after = w1_to_data(model, data)
+    assert after < 0.5 * before, f"{name}: W1 {before:.3f} -> {after:.3f}"
+
+
+def resumable_run(tmp_path, epochs, ckpt_path=None):
+    L.seed_everything(0)
+    g, d = networks()
+    model = WGANGP(g, d, optimizer_g=lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.0, 0.9)),
+                   optimizer_d=lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.0, 0.9)), n_critic=2, ema_decay=0.9,
+                   scheduler_g=lambda o: torch.optim.lr_scheduler.StepLR(o, 7, 0.5))
+    data = GaussianDataModule(batch_size=32, batches_per_step=2, epoch_length=15)
+    checkpoint = ModelCheckpoint(dirpath=tmp_path, save_last=True)
+    trainer = L.Trainer(max_epochs=epochs, logger=False, callbacks=[checkpoint], enable_progress_bar=False,
+                        enable_model_summary=False)
+    trainer.fit(model, data, ckpt_path=ckpt_path)
+    return model, trainer
+
+
+def test_resume_at_iteration_k_is_bit_for_bit_the_uninterrupted_run(tmp_path):
+    straight, _ = resumable_run(tmp_path / "a", epochs=3)
+    resumable_run(tmp_path / "b", epochs=1)
+    resumed, trainer = resumable_run(tmp_path / "c", epochs=3, ckpt_path=tmp_path / "b" / "last.ckpt")
+    assert resumed.iteration == straight.iteration == 45 and trainer.global_step == 45 * 3
+    for (key, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=key)
+    for a, b in zip(straight.optimizers()[0].optimizer.state.values(), resumed.optimizers()[0].optimizer.state.values()):
+        torch.testing.assert_close(a["exp_avg"], b["exp_avg"], rtol=0, atol=0)
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    args = ["fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"), "--trainer.default_root_dir", str(tmp_path),
+            "--run_name", "nan", "--data.init_args.epoch_length", "5", "--trainer.max_epochs", "10",
+            "--trainer.enable_progress_bar", "false", "--model.init_args.discriminator", "helpers.NaNDiscriminator",
+            "--model.init_args.discriminator.init_args.nan_from_call", str(3 * 12 + 1)]  # 3 D calls an iteration
+    with pytest.raises(SystemExit) as exit:
+        main(args)
+    err = capsys.readouterr().err
+    assert exit.value.code == 1 and "Traceback" not in err
+    (line,) = [l for l in err.splitlines() if l.startswith("gan_lightning: error:")]
+    assert "NSGAN diverged at iteration 12: train/d_loss=nan" in line and "last.ckpt" in line
+    last = torch.load(tmp_path / "nan" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert last["iteration"] == 10  # the validation at iteration 10 was the last good state
+    assert all(torch.isfinite(v).all() for v in last["state_dict"].values() if v.is_floating_point())
+    model = GANModule.load_from_checkpoint(tmp_path / "nan" / "checkpoints" / "last.ckpt")
+    assert torch.isfinite(model.sample(10)).all()
+
+
+def test_sigterm_saves_a_checkpoint_that_resumes(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_SERVICE")}
+    env["PYTHONPATH"] = str(ROOT / "tests")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gan_lightning", "fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"),
+         "--trainer.default_root_dir", str(tmp_path), "--run_name", "term", "--data.init_args.epoch_length", "20",
+         "--trainer.max_epochs", "100000", "--trainer.enable_progress_bar", "false", "--trainer.logger", "false"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    plots = tmp_path / "term" / "plots"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(plots.glob("*.png"))) < 2:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert "saved" in output and "last.ckpt" in output, output[-2000:]
+    last = torch.load(tmp_path / "term" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert last["iteration"] >= 40
+    resumed = main_fit_resume(tmp_path, last["iteration"] + 5)
+    assert resumed["iteration"] == last["iteration"] + 5
+
+
+def main_fit_resume(root, max_iterations):
+    from gan_lightning.cli import GANCLI
+
+    GANCLI(args=["fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"), "--trainer.default_root_dir", str(root),
+                 "--ckpt_path", "last", "--data.init_args.epoch_length", "20", "--trainer.max_epochs", "100000",
+                 "--trainer.max_steps", str(2 * max_iterations), "--trainer.enable_progress_bar", "false",
+                 "--trainer.logger", "false"])
+    return torch.load(root / "term" / "checkpoints" / "last.ckpt", weights_only=False)
+
+
+def test_a_full_disk_while_saving_leaves_the_good_last_checkpoint(tmp_path, monkeypatch):
+    model, trainer = resumable_run(tmp_path, epochs=1)
+    last = tmp_path / "last.ckpt"
+    good = last.read_bytes()
+    real_write = local_fs.LocalFileOpener.write
+
+    def write_half_then_fail(self, data):
+        real_write(self, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    files = sorted(p.name for p in tmp_path.iterdir())
+    monkeypatch.setattr(local_fs.LocalFileOpener, "write", write_half_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        trainer.save_checkpoint(last)
+    monkeypatch.undo()
+    assert last.read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == files  # no half-written file left beside it
+    assert torch.load(last, weights_only=False)["iteration"] == 15
