@@ -92,8 +92,14 @@ class GANCLI(LightningCLI):
         # Each critic update gets its own real batch: the data module hands n_critic of them per step.
         parser.link_arguments("model.n_critic", "data.init_args.batches_per_step", apply_on="instantiate")
 
+    def _instantiate_trainer(self, config, callbacks):
+        # The checkpoint callback this CLI always adds must give way to --trainer.enable_checkpointing false.
+        if config.get("enable_checkpointing") is False:
+            callbacks = [c for c in callbacks if not isinstance(c, GANCheckpoint)]
+        return super()._instantiate_trainer(config, callbacks)
+
     def before_instantiate_classes(self) -> None:
-        config = self.config[self.subcommand]
+        config = self.config[self.subcommand] if self.subcommand else self.config  # run=False: no subcommand
         root = Path(config.trainer.default_root_dir or "runs")
         ckpt_path = config.get("ckpt_path")
         if ckpt_path == "last":

@@ -46,9 +46,9 @@ def records(path: Path):
 
 
 def read_run(run_dir: Path) -> dict:
-    """History rows, config and the names of logged files of the offline run in ``run_dir``."""
+    """History rows, config, logged file names and run facts (id, group, tags) of the offline run in ``run_dir``."""
     (path,) = Path(run_dir).glob("run-*.wandb")
-    history, config, files = [], {}, []
+    history, config, files, run = [], {}, [], {}
     for record in records(path):
         kind = record.WhichOneof("record_type")
         if kind == "history":
@@ -56,6 +56,8 @@ def read_run(run_dir: Path) -> dict:
         elif kind == "config":
             for item in record.config.update:
                 config[item.key] = json.loads(item.value_json)
+        elif kind == "run":
+            run = {"id": record.run.run_id, "group": record.run.run_group, "tags": list(record.run.tags)}
         elif kind == "files":
             files.extend(f.path for f in record.files.files)
-    return {"history": history, "config": config, "files": files}
+    return {"history": history, "config": config, "files": files, "run": run}
