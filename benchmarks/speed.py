@@ -83,10 +83,10 @@ def sync(device):
 class Interleave(Callback):
     """Times the framework's iterations and runs plain blocks in between."""
 
-    def __init__(self, plain_factory, warmup, block, rounds):
-        self.plain_factory, self.warmup, self.block, self.rounds = plain_factory, warmup, block, rounds
+    def __init__(self, plain_loop, warmup, block, rounds):
+        self.plain_loop, self.warmup, self.block, self.rounds = plain_loop, warmup, block, rounds
         self.framework, self.plain, self.waiting = [], [], []
-        self.plain_loop, self.block_start, self.last_end, self.wait = None, None, None, 0.0
+        self.warmed_up, self.block_start, self.last_end, self.wait = False, None, None, 0.0
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         sync(pl_module.device)
@@ -104,10 +104,10 @@ class Interleave(Callback):
             return
         self.framework.append((self.last_end - self.block_start) / self.block)
         self.waiting.append(self.wait / (self.last_end - self.block_start))
-        if self.plain_loop is None:
-            self.plain_loop = self.plain_factory()
+        if not self.warmed_up:
             for _ in range(self.warmup):
                 self.plain_loop.step()
+            self.warmed_up = True
         sync(pl_module.device)
         start = time.perf_counter()
         for _ in range(self.block):
@@ -135,7 +135,8 @@ def measure(config: str, warmup: int, block: int, rounds: int, extra: list[str])
         torch.cuda.reset_peak_memory_stats()
     data.prepare_data()
     data.setup("fit")
-    timer = Interleave(lambda: PlainLoop(model, data, device), warmup, block, rounds)
+    # The plain loop copies the model before fit, so before --model.compile touches it.
+    timer = Interleave(PlainLoop(model, data, device), warmup, block, rounds)
     trainer.callbacks.append(timer)
     trainer.fit(model, data)
     ratios = [f / p for f, p in zip(timer.framework, timer.plain)]

@@ -126,3 +126,21 @@ def test_ema_follows_the_generator_with_warm_up():
     z = fresh.noise(5)
     torch.testing.assert_close(fresh.sample(noise=z), fresh.generator_ema.eval()(z))
     assert not torch.allclose(fresh.sample(noise=z), fresh.sample(noise=z, use_ema=False))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["NSGAN", "WGANGP"])
+def test_compiled_networks_train_and_keep_their_checkpoint_keys(name):
+    L.seed_everything(0)
+    g, d = networks()
+    keys = set(OBJECTIVES[name](g, d).state_dict())
+    model = OBJECTIVES[name](*networks())
+    model.hparams.compile = True
+    data = GaussianDataModule()
+    before = w1_to_data(model, data)
+    fit(model, iterations=300)
+    assert "forward" in vars(model.generator)  # the compiled forward
+    # A penalized critic is differentiated twice, which compiled graphs cannot do: it stays eager.
+    assert ("forward" in vars(model.discriminator)) == (name != "WGANGP")
+    assert set(model.state_dict()) == keys
+    assert w1_to_data(model, data) < 0.5 * before

@@ -47,10 +47,14 @@ class GANModule(LightningModule):
         num_fixed_samples: size of the fixed noise batch that plots and grids use.
         seed: seed of the fixed noise and of the validation noise.
         fid: FID settings for image data (``gan_lightning.metrics.FID``); ``None``: no FID.
+        compile: run the networks' forward passes through ``torch.compile`` when fit starts
+            (not a critic whose gradient is penalized: compiled graphs have no double backward).
     """
 
     #: Whether the discriminator's output is a logit (plots show sigmoid of it) or a critic score.
     outputs_logits = True
+    #: Whether the loss differentiates the critic's gradient (a penalty), which compiled code cannot.
+    penalizes_critic_gradient = False
 
     def __init__(
         self,
@@ -69,6 +73,7 @@ class GANModule(LightningModule):
         num_fixed_samples: int = 64,
         seed: int = 0,
         fid: Optional[FID] = None,
+        compile: bool = False,
     ):
         super().__init__()
         name = type(self).__name__
@@ -240,6 +245,12 @@ class GANModule(LightningModule):
     # ---- validation ----------------------------------------------------------------------
 
     def setup(self, stage: str) -> None:
+        if self.hparams.get("compile") and stage == "fit" and not getattr(self, "_compiled", False):
+            # forward, not the module: state_dict keys and checkpoints stay those of the plain networks.
+            self.generator.forward = torch.compile(self.generator.forward)
+            if not self.penalizes_critic_gradient:
+                self.discriminator.forward = torch.compile(self.discriminator.forward)
+            self._compiled = True
         # FID's extractor is built only when validation will run, and at the start of the run,
         # so missing Inception weights stop it now rather than at the first validation.
         if self.fid is not None and stage in ("fit", "validate") and self.trainer.limit_val_batches != 0:

@@ -67,6 +67,7 @@ class WGANGP(GANModule):
     """
 
     outputs_logits = False
+    penalizes_critic_gradient = True
 
     def __init__(self, *args, gp_weight: float = 10.0, n_critic: int = 5, **kwargs):
         if gp_weight < 0:
