@@ -18,7 +18,7 @@ from conftest import CONFIGS, ROOT
 from gan_lightning import losses
 from gan_lightning.cli import main
 from gan_lightning.data import GaussianDataModule
-from gan_lightning.models import GANModule, WGANGP
+from gan_lightning.models import GANModule, NSGAN, WGANGP
 from test_objectives import OBJECTIVES, networks, w1_to_data
 
 
@@ -153,3 +153,26 @@ def test_a_full_disk_while_saving_leaves_the_good_last_checkpoint(tmp_path, monk
     assert last.read_bytes() == good
     assert sorted(p.name for p in tmp_path.iterdir()) == files  # no half-written file left beside it
     assert torch.load(last, weights_only=False)["iteration"] == 15
+
+
+def test_resume_in_the_middle_of_an_epoch_is_bit_for_bit_too(tmp_path):
+    """A checkpoint at iteration 22 (7 into the second epoch of 15) resumes the data where it stopped."""
+    def run(epochs, ckpt_path=None, every=None):
+        L.seed_everything(0)
+        g, d = networks()
+        model = NSGAN(g, d, ema_decay=0.9)
+        data = GaussianDataModule(batch_size=32, epoch_length=15)
+        callbacks = [ModelCheckpoint(dirpath=tmp_path / "mid", every_n_train_steps=every, save_top_k=-1)] if every else []
+        trainer = L.Trainer(max_epochs=epochs, logger=False, callbacks=callbacks, enable_checkpointing=bool(every),
+                            enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+        trainer.fit(model, data, ckpt_path=ckpt_path)
+        return model
+
+    straight = run(3)
+    run(2, every=44)  # global_step 44 = iteration 22 (two optimizer steps an iteration)
+    (mid,) = (tmp_path / "mid").glob("*step=44.ckpt")
+    assert torch.load(mid, weights_only=False)["iteration"] == 22
+    resumed = run(3, ckpt_path=mid)
+    assert resumed.iteration == straight.iteration == 45
+    for (key, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=key)

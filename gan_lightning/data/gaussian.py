@@ -7,7 +7,7 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
-from gan_lightning.data.batching import TensorRows, keep_batch
+from gan_lightning.data.batching import ResumableLoader, TensorRows, keep_batch
 from gan_lightning.errors import ConfigError
 
 
@@ -96,7 +96,7 @@ class GaussianDataModule(LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         # Loaders get their own generator: they never draw from (and so never shift) the global one.
-        return DataLoader(self.train_stream, batch_size=None, generator=self.loader_generator)
+        return ResumableLoader(self.train_stream, batch_size=None, generator=self.loader_generator)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(TensorRows(self.val_data), batch_size=self.batch_size, collate_fn=keep_batch,

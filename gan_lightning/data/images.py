@@ -9,7 +9,7 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from gan_lightning.data.batching import TensorRows, keep_batch
+from gan_lightning.data.batching import ResumableLoader, TensorRows, keep_batch
 from gan_lightning.errors import ConfigError
 
 
@@ -62,7 +62,8 @@ class InMemoryImageDataModule(LightningDataModule):
     def loader(self, images: Tensor, batch_size: int, train: bool) -> DataLoader:
         # The loader's own generator shuffles: the order is saved with checkpoints (state_dict) and
         # the global random state, which training draws noise from, is never touched by the data.
-        return DataLoader(TensorRows(images), batch_size=batch_size, shuffle=train, drop_last=train,
+        loader = ResumableLoader if train else DataLoader
+        return loader(TensorRows(images), batch_size=batch_size, shuffle=train, drop_last=train,
                           collate_fn=keep_batch, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0, generator=self.loader_generator)
 
