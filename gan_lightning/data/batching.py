@@ -41,7 +41,7 @@ class ResumableLoader(DataLoader):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._epoch_start_state, self._served, self._resume = None, 0, None
+        self._epoch_start_state, self._dataset_epoch, self._served, self._resume = None, None, 0, None
 
     def __iter__(self):
         skip = 0
@@ -61,7 +61,7 @@ class ResumableLoader(DataLoader):
 
     def state_dict(self) -> dict:
         return {"generator": self._epoch_start_state, "served": self._served,
-                "dataset_epoch": getattr(self, "_dataset_epoch", None)}
+                "dataset_epoch": self._dataset_epoch}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self._resume = state_dict

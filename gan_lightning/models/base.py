@@ -195,12 +195,12 @@ class GANModule(LightningModule):
         self.iteration += 1
 
     def stop_if_diverged(self, logs: dict[str, Tensor]) -> None:
-        """Raises ``TrainingDiverged`` when a loss is NaN or infinite (one device sync per iteration).
+        """Raises ``TrainingDiverged`` when a logged term is NaN or infinite (one device sync per iteration).
 
         It stops the run before the EMA, a checkpoint or a log takes the bad values in, so
         ``last.ckpt`` stays the last good state.
         """
-        if bool(torch.isfinite(torch.stack([logs["train/d_loss"], logs.get("train/g_loss", logs["train/d_loss"])])).all()):
+        if bool(torch.isfinite(torch.stack(list(logs.values()))).all()):
             return
         bad = ", ".join(f"{k}={float(v)}" for k, v in logs.items() if not torch.isfinite(v))
         last = getattr(self.trainer.checkpoint_callback, "last_model_path", "") or "none written yet"
