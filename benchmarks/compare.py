@@ -23,9 +23,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from lightning.pytorch import Callback
 
+from gan_lightning.cli import GANCLI
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from gan_lightning.cli import GANCLI  # noqa: E402
 
 OBJECTIVES = ["gan", "nsgan", "wgan", "wgangp"]
 METRIC = {"gaussian": "val/w1", "mnist": "val/fid", "anime": "val/fid"}
@@ -44,7 +44,7 @@ class Recorder(Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         self.train_seconds += time.perf_counter() - self._started
 
-    def on_validation_epoch_end(self, trainer, pl_module):
+    def on_validation_end(self, trainer, pl_module):  # after the module logged this validation's metrics
         if trainer.sanity_checking:
             return
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}

@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 from lightning.pytorch import Callback
 
+from gan_lightning.cli import GANCLI
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from gan_lightning.cli import GANCLI  # noqa: E402
 
 
 class PlainLoop:

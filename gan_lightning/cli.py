@@ -1,4 +1,4 @@
-"""``python -m gan_lightning fit|validate|test|predict|sample``: LightningCLI with GAN defaults.
+"""``python -m gan_lightning fit|validate|test|predict|sample|evaluate|train_classifier``: LightningCLI with GAN defaults.
 
 What this adds to LightningCLI:
 - every run gets its own folder ``<default_root_dir>/<objective>-<data>-<time>`` (``runs/`` by
@@ -7,10 +7,10 @@ What this adds to LightningCLI:
 - checkpoints (``last.ckpt`` and the best by ``checkpoint.monitor``) at every validation;
 - ``--ckpt_path last`` resumes the newest run under ``default_root_dir``, in its own folder;
 - the objective's ``n_critic`` sets how many batches the data module hands each training step;
-- the ``sample`` command (see ``gan_lightning.sample``).
+- the ``sample``, ``evaluate`` and ``train_classifier`` commands (see ``COMMANDS``).
 """
 
-import netrc
+import importlib
 import re
 from argparse import ArgumentError
 import os
@@ -26,26 +26,9 @@ from lightning.pytorch.utilities import rank_zero_info
 from gan_lightning.callbacks import CheckpointOnInterrupt, DistributionPlot, GANCheckpoint, SampleGrid
 from gan_lightning.errors import ConfigError, TrainingDiverged
 from gan_lightning.models import GANModule
+from gan_lightning.runs import WANDB_PROJECT, newest_last_checkpoint, wandb_has_credentials
 
-WANDB_PROJECT = "gan_lightning"
 RUN_DIR_VARIABLE = "GAN_LIGHTNING_RUN_DIR"
-
-
-def wandb_has_credentials() -> bool:
-    """True when W&B could log online without asking: an API key in the environment or ~/.netrc."""
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    try:
-        return netrc.netrc(os.environ.get("NETRC")).authenticators("api.wandb.ai") is not None
-    except (FileNotFoundError, netrc.NetrcParseError):
-        return False
-
-
-def newest_last_checkpoint(root: Path) -> Path:
-    candidates = sorted(root.glob("*/checkpoints/last*.ckpt"), key=lambda p: p.stat().st_mtime)
-    if not candidates:
-        raise ConfigError(f"--ckpt_path last: no */checkpoints/last.ckpt under {root}; give a checkpoint path")
-    return candidates[-1]
 
 
 class LoggedConfig(SaveConfigCallback):
@@ -217,13 +200,18 @@ def parse_error_line(message: str) -> str:
     return f"{'.'.join(keys)}: {reason}"
 
 
+# Commands beside LightningCLI's, imported only when used.
+COMMANDS = {"sample": ("gan_lightning.sample", "sample_main"),
+            "evaluate": ("gan_lightning.evaluate", "evaluate_main"),
+            "train_classifier": ("gan_lightning.metrics.mnist_classifier", "train_classifier_main")}
+
+
 def main(args: list[str] | None = None) -> None:
     args = sys.argv[1:] if args is None else args
     try:
-        if args and args[0] == "sample":
-            from gan_lightning.sample import sample_main
-
-            sample_main(args[1:])
+        if args and args[0] in COMMANDS:
+            module, function = COMMANDS[args[0]]
+            getattr(importlib.import_module(module), function)(args[1:])
         else:
             GANCLI(args=args if args != sys.argv[1:] else None)
     except ArgumentError as e:

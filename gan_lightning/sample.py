@@ -5,6 +5,7 @@ units), ``.npy`` (the same as a NumPy array) or ``.png`` (a grid of images, or a
 The EMA generator is used when the checkpoint has one.
 """
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -12,29 +13,32 @@ from jsonargparse import ArgumentParser
 
 from gan_lightning.errors import ConfigError
 from gan_lightning.models import GANModule
+from gan_lightning.runs import newest_last_checkpoint
 
 FORMATS = (".pt", ".npy", ".png")
 
 
 def load_model(ckpt_path: str | Path, device: str = "cpu", runs_dir: str | Path = "runs") -> GANModule:
     """The model of a checkpoint; ``last`` means the newest ``last.ckpt`` under ``runs_dir``."""
-    if str(ckpt_path) == "last":
-        from gan_lightning.cli import newest_last_checkpoint
+    ckpt_path = checkpoint_path(ckpt_path, runs_dir)
+    try:
+        return GANModule.load_from_checkpoint(ckpt_path, map_location=device).eval()
+    except (RuntimeError, pickle.UnpicklingError, EOFError, KeyError) as e:
+        raise ConfigError(f"--ckpt_path: {ckpt_path} is not a readable gan_lightning checkpoint "
+                          f"({type(e).__name__}: {str(e)[:80] or 'empty'})") from e
 
-        ckpt_path = newest_last_checkpoint(Path(runs_dir))
-    if not Path(ckpt_path).is_file():
+
+def checkpoint_path(ckpt_path: str | Path, runs_dir: str | Path = "runs") -> Path:
+    """The checkpoint file ``ckpt_path`` names; ``last`` means the newest ``last.ckpt`` under ``runs_dir``."""
+    ckpt_path = newest_last_checkpoint(Path(runs_dir)) if str(ckpt_path) == "last" else Path(ckpt_path)
+    if not ckpt_path.is_file():
         raise ConfigError(f"--ckpt_path: no checkpoint file at {ckpt_path}")
-    return GANModule.load_from_checkpoint(ckpt_path, map_location=device).eval()
+    return ckpt_path
 
 
 def draw(model: GANModule, num_samples: int, seed: int, batch_size: int = 1024) -> torch.Tensor:
     """``num_samples`` samples: images mapped to [0, 1], vectors in data units, on the CPU."""
-    generator = torch.Generator().manual_seed(seed)
-    chunks = []
-    for start in range(0, num_samples, batch_size):
-        noise = model.noise(min(batch_size, num_samples - start), generator)
-        chunks.append(model.sample(noise=noise).float().cpu())
-    samples = torch.cat(chunks)
+    samples = torch.cat([batch.float().cpu() for batch in model.sample_batches(num_samples, seed, batch_size)])
     return (samples.clamp(-1, 1) + 1) / 2 if samples.dim() == 4 else samples
 
 
@@ -51,7 +55,7 @@ def write(samples: torch.Tensor, output: Path) -> None:
 
         save_image(samples, output, nrow=max(1, int(len(samples) ** 0.5)))
     else:
-        from gan_lightning.callbacks.distribution_plot import plot_samples, plt
+        from gan_lightning.plots import plot_samples, plt
 
         fig, _ = plot_samples(samples.flatten(1))
         fig.tight_layout()

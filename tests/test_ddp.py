@@ -1,5 +1,5 @@
 """Real multi-process runs on the CPU (gloo): DDP for every objective, equivalence with one
-process, torchrun across two "nodes" on loopback, and FID gathered across ranks."""
+process, torchrun across two "nodes" on loopback, and metrics gathered across ranks."""
 
 import os
 import socket
@@ -12,7 +12,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from conftest import CONFIGS, ROOT, run_cli
-from gan_lightning.metrics import FID
+from gan_lightning.metrics import SampleMetrics
 from images import SmallFeatures, digit_images
 
 pytestmark = pytest.mark.slow
@@ -76,25 +76,45 @@ def test_torchrun_two_nodes_on_loopback(tmp_path):
     assert ckpt["iteration"] == 10 and len(ckpt["rng_states"]) == 2
 
 
-def fid_on_rank(rank, world, port, real, fake, out):
+class ReplayGenerator:
+    """Stands in for a trained model that generates exactly the given samples (each rank its share)."""
+
+    def __init__(self, samples):
+        self.samples, self.device = samples, torch.device("cpu")
+
+    def sample_batches(self, n, seed, batch_size=256):
+        yield from self.samples[:n].split(batch_size)
+
+
+class Digits:
+    """A data module's reference interface over fixed images."""
+
+    hparams = {}
+
+    def __init__(self, images):
+        self.images = images
+
+    def reference(self, split):
+        return self.images
+
+
+def metrics_on_rank(rank, world, port, real, fake, out):
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    fid = FID(feature=SmallFeatures(), num_samples=len(fake))
-    fid.build()
-    fid.update(real[rank::world], real=True)
-    fid.update(fake[rank::world], real=False)
-    value = fid.compute()["val/fid"]
-    out[rank] = float(value)
+    metrics = SampleMetrics(feature=SmallFeatures(), num_samples=len(fake), kid=True, kid_subset_size=50)
+    metrics.setup(Digits(real), None)
+    values = metrics.evaluate(ReplayGenerator(fake[rank::world]), seed=0, rank=rank, world_size=world)
+    out[rank] = {k: float(v) for k, v in values.items() if k != "kid"}  # KID draws random subsets per process
     dist.destroy_process_group()
 
 
-def test_fid_under_two_process_ddp_equals_single_process_fid():
+def test_metrics_under_two_process_ddp_equal_single_process_metrics():
     real = torch.from_numpy(digit_images(200, seed=0)[0]).unsqueeze(1).float() / 127.5 - 1
     fake = torch.from_numpy(digit_images(200, seed=3)[0]).unsqueeze(1).float() / 127.5 - 1
-    single = FID(feature=SmallFeatures(), num_samples=200)
-    single.build()
-    single.update(real, real=True)
-    single.update(fake, real=False)
-    expected = float(single.compute()["val/fid"])
+    single = SampleMetrics(feature=SmallFeatures(), num_samples=200)
+    single.setup(Digits(real), None)
+    expected = {k: float(v) for k, v in single.evaluate(ReplayGenerator(fake), seed=0).items()}
+    assert set(expected) == {"fid", "precision", "recall", "density", "coverage"} and 0 < expected["precision"] < 1
     out = mp.Manager().dict()
-    mp.spawn(fid_on_rank, args=(2, free_port(), real, fake, out), nprocs=2, join=True)
-    assert out[0] == pytest.approx(expected, rel=1e-6) and out[1] == pytest.approx(expected, rel=1e-6)
+    mp.spawn(metrics_on_rank, args=(2, free_port(), real, fake, out), nprocs=2, join=True)
+    for rank in (0, 1):
+        assert out[rank] == pytest.approx(expected, rel=1e-6), (rank, out[rank], expected)

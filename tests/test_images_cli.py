@@ -7,7 +7,7 @@ import torch
 from conftest import CONFIGS, run_cli
 from gan_lightning.cli import GANCLI
 from gan_lightning.data import MNISTDataModule
-from gan_lightning.metrics import FID
+from gan_lightning.metrics import SampleMetrics
 from gan_lightning.models import NSGAN
 from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator
 from gan_lightning.sample import draw, load_model
@@ -18,8 +18,8 @@ from wandb_offline import read_run
 def small_mnist_args(data_dir, root, run_name):
     return ["--data.init_args.data_dir", str(data_dir), "--data.init_args.download", "false",
             "--data.init_args.val_size", "64", "--data.init_args.batch_size", "16",
-            "--model.init_args.fid.init_args.feature", "images.SmallFeatures",
-            "--model.init_args.fid.init_args.num_samples", "64",
+            "--model.init_args.metrics.init_args.feature", "images.SmallFeatures",
+            "--model.init_args.metrics.init_args.num_samples", "64",
             "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "4", "--trainer.val_check_interval", "2",
             "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(root), "--run_name", run_name]
 
@@ -85,20 +85,20 @@ def test_nsgan_mnist_run_logs_grids_and_fid_and_samples_from_ema(mnist_dir, tmp_
 
 def test_limit_val_batches_0_never_builds_the_feature_extractor(mnist_dir, tmp_path):
     cli = GANCLI(args=["fit", "--config", str(CONFIGS / "nsgan_mnist.yaml"), *small_mnist_args(mnist_dir, tmp_path, "noval"),
-                       *shrink("nsgan_mnist"), "--model.init_args.fid.init_args.feature", "2048",
+                       *shrink("nsgan_mnist"), "--model.init_args.metrics.init_args.feature", "2048",
                        "--trainer.limit_val_batches", "0"])
-    assert cli.model.fid.metrics is None  # no Inception download was attempted
+    assert cli.model.sample_metrics.network is None  # no Inception download was attempted
     assert (tmp_path / "noval" / "checkpoints" / "last.ckpt").is_file()
 
 
-def test_a_short_dcgan_run_learns_the_digits(mnist_dir):
+def test_a_short_dcgan_run_learns_the_digits(mnist_dir, tmp_path):
     """FID (small feature net) between held-out digits and generated images falls with training."""
     L.seed_everything(0)
     data = MNISTDataModule(data_dir=str(mnist_dir), batch_size=32, val_size=200)
     model = NSGAN(DCGANGenerator(latent_dim=32, image_size=28, channels=1, base_width=16),
                   DCGANDiscriminator(image_size=28, channels=1, base_width=16),
-                  fid=FID(feature=SmallFeatures(), num_samples=200))
-    trainer = L.Trainer(max_steps=2 * 150, val_check_interval=150, check_val_every_n_epoch=None, logger=False,
+                  metrics=SampleMetrics(feature=SmallFeatures(), num_samples=200))
+    trainer = L.Trainer(default_root_dir=tmp_path, max_steps=2 * 150, val_check_interval=150, check_val_every_n_epoch=None, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         num_sanity_val_steps=0)
     before = trainer.validate(model, data, verbose=False)[0]["val/fid"]

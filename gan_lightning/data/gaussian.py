@@ -1,6 +1,8 @@
 """Gaussian data in one or many dimensions, generated a whole batch at a time."""
 
+import inspect
 import math
+from typing import Callable
 
 import torch
 from lightning.pytorch import LightningDataModule
@@ -21,14 +23,14 @@ def _per_dimension(name: str, value: float | list[float], dim: int) -> Tensor:
 
 
 class GaussianStream(IterableDataset):
-    """Yields ``num_batches`` fresh batches ``[batch_size, dim]`` of N(mu, sigma^2) per epoch.
+    """Yields ``num_batches`` fresh batches ``[batch_size, dim]`` from ``sample(n, generator)`` per epoch.
 
     Each batch comes from its own generator seeded by (seed, rank, epoch, batch index), so every
     DDP rank draws different data and a run is repeatable without touching the global RNG.
     """
 
-    def __init__(self, mu: Tensor, sigma: Tensor, batch_size: int, num_batches: int, seed: int):
-        self.mu, self.sigma = mu, sigma
+    def __init__(self, sample: Callable[[int, torch.Generator], Tensor], batch_size: int, num_batches: int, seed: int):
+        self.sample = sample
         self.batch_size, self.num_batches, self.seed = batch_size, num_batches, seed
         self.epoch = 0
 
@@ -40,7 +42,7 @@ class GaussianStream(IterableDataset):
         epoch, self.epoch = self.epoch, self.epoch + 1
         for i in range(self.num_batches):
             g = torch.Generator().manual_seed(hash((self.seed, rank, epoch, i)) & 0x7FFF_FFFF_FFFF_FFFF)
-            yield self.mu + self.sigma * torch.randn(self.batch_size, len(self.mu), generator=g)
+            yield self.sample(self.batch_size, g)
 
 
 class GaussianDataModule(LightningDataModule):
@@ -82,13 +84,22 @@ class GaussianDataModule(LightningDataModule):
             raise ConfigError(f"GaussianDataModule: sigma must be > 0 and mu finite, got mu={mu}, sigma={sigma}")
         self.dim, self.batch_size, self.batches_per_step = dim, batch_size, batches_per_step
         self.epoch_length, self.val_size, self.seed = epoch_length, val_size, seed
-        self.train_stream = GaussianStream(self.mu, self.sigma, batch_size * batches_per_step, epoch_length, seed)
+        # A subclass's own arguments replace these (the mixture sets dim, mu and sigma itself).
+        own = inspect.signature(type(self)).parameters
+        self.save_hyperparameters(ignore=[k for k in ("dim", "mu", "sigma") if k not in own])
+        self.train_stream = GaussianStream(self.sample, batch_size * batches_per_step, epoch_length, seed)
         self.val_data = self.sample(val_size, torch.Generator().manual_seed(seed + 1))
         self.loader_generator = torch.Generator().manual_seed(seed + 2)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``[n, dim]`` samples of the data distribution."""
         return self.mu + self.sigma * torch.randn(n, self.dim, generator=generator)
+
+    def reference(self, split: str) -> Tensor:
+        """The fixed held-out sample ``[val_size, dim]`` (``val``) that validation compares against."""
+        if split != "val":
+            raise ConfigError(f"{type(self).__name__}: generated data has one reference split, 'val'; got {split!r}")
+        return self.val_data
 
     def density(self, x: Tensor) -> Tensor:
         """Per-dimension density at ``x`` (``[..., dim]`` -> ``[..., dim]``)."""

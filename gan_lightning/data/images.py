@@ -38,6 +38,7 @@ class InMemoryImageDataModule(LightningDataModule):
                 raise ConfigError(f"{name}: {key} must be >= 1, got {value}")
         if val_size < 0 or num_workers < 0:
             raise ConfigError(f"{name}: val_size and num_workers must be >= 0, got {val_size}, {num_workers}")
+        self.save_hyperparameters()  # with the subclass's arguments: `evaluate` rebuilds the data from a checkpoint
         self.batch_size, self.batches_per_step = batch_size, batches_per_step
         self.val_size, self.num_workers, self.seed = val_size, num_workers, seed
         self.train_images = self.val_images = None
@@ -55,9 +56,19 @@ class InMemoryImageDataModule(LightningDataModule):
         if len(images) - self.val_size < step:
             raise ConfigError(f"{type(self).__name__}: {len(images)} images leave fewer than one training batch of "
                               f"{step} after holding out val_size={self.val_size}")
-        order = torch.randperm(len(images), generator=torch.Generator().manual_seed(self.seed))
-        self.val_images = images[order[:self.val_size]]
-        self.train_images = images[order[self.val_size:]]
+        (self.train_images, self.val_images), = self.split(images)
+
+    def split(self, *tensors: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """(training part, held-out ``val_size`` part) of each of ``tensors`` (``[N, ...]``), by one seeded order."""
+        order = torch.randperm(len(tensors[0]), generator=torch.Generator().manual_seed(self.seed))
+        return [(t[order[self.val_size:]], t[order[:self.val_size]]) for t in tensors]
+
+    def reference(self, split: str) -> Tensor:
+        """Real images of ``split`` (``val``: held out, or ``train``) as float ``[N, C, H, W]`` in [-1, 1]."""
+        self.setup("validate")
+        if split not in ("val", "train"):
+            raise ConfigError(f"{type(self).__name__}: reference split must be 'val' or 'train', got {split!r}")
+        return to_unit_range(self.val_images if split == "val" else self.train_images)
 
     def loader(self, images: Tensor, batch_size: int, train: bool) -> DataLoader:
         # The loader's own generator shuffles: the order is saved with checkpoints (state_dict) and

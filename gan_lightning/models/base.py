@@ -11,7 +11,7 @@ A subclass says only what differs: its loss terms (``discriminator_loss``,
 
 import copy
 import random
-from typing import Literal, Optional
+from typing import Iterator, Literal, Optional
 
 import numpy as np
 import torch
@@ -21,8 +21,10 @@ from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError, TrainingDiverged
-from gan_lightning.metrics.distribution import distribution_metrics
-from gan_lightning.metrics.fid import FID
+from gan_lightning.metrics.suite import SampleMetrics
+from gan_lightning.runs import reference_cache_dir
+
+HEADLINE_METRICS = {"val/w1", "val/fid", "val/modes", "val/classes"}  # the rest stays off the progress bar
 
 
 class GANModule(LightningModule):
@@ -46,7 +48,10 @@ class GANModule(LightningModule):
             validation and sampling (0 turns it off).
         num_fixed_samples: size of the fixed noise batch that plots and grids use.
         seed: seed of the fixed noise and of the validation noise.
-        fid: FID settings for image data (``gan_lightning.metrics.FID``); ``None``: no FID.
+        metrics: quality metrics at each validation (``gan_lightning.metrics.SampleMetrics``): the
+            feature network, sample counts, which metrics. ``None``: the defaults for vector data,
+            none for images.
+        fid: the name of ``metrics`` in checkpoints of gan_lightning 0.1; use ``metrics``.
         compile: run the networks' forward passes through ``torch.compile`` when fit starts
             (not a critic whose gradient is penalized: compiled graphs have no double backward).
     """
@@ -72,8 +77,9 @@ class GANModule(LightningModule):
         ema_decay: float = 0.0,
         num_fixed_samples: int = 64,
         seed: int = 0,
-        fid: Optional[FID] = None,
+        metrics: Optional[SampleMetrics] = None,
         compile: bool = False,
+        fid: Optional[SampleMetrics] = None,
     ):
         super().__init__()
         name = type(self).__name__
@@ -91,7 +97,7 @@ class GANModule(LightningModule):
         # Built by LightningCLI, the hparams hold the networks' class_path/init_args, so a checkpoint
         # alone rebuilds the model; built in Python they are modules, which stay out of hparams.
         built_by_cli = _given_hyperparameters.get() is not None
-        self.save_hyperparameters(ignore=[] if built_by_cli else ["generator", "discriminator", "fid"])
+        self.save_hyperparameters(ignore=[] if built_by_cli else ["generator", "discriminator", "metrics", "fid"])
         self.automatic_optimization = False
         self.generator = generator
         self.discriminator = discriminator
@@ -102,8 +108,8 @@ class GANModule(LightningModule):
         self.latent_dim = generator.latent_dim
         self.iteration = 0  # training steps done; saved in checkpoints
         self.register_buffer("fixed_noise", self.noise(num_fixed_samples, torch.Generator().manual_seed(seed)))
-        self.val_metrics = distribution_metrics()
-        self.fid = fid  # not a child module: its Inception weights stay out of checkpoints
+        # Not a child module: its feature network's weights stay out of checkpoints.
+        self.sample_metrics = metrics if metrics is not None else fid
 
     # ---- what an objective defines -------------------------------------------------------
 
@@ -152,6 +158,13 @@ class GANModule(LightningModule):
         out = net(noise.to(self.device))
         net.train(was_training)
         return out
+
+    def sample_batches(self, n: int, seed: int, batch_size: int = 256) -> Iterator[Tensor]:
+        """``n`` samples in batches of ``batch_size`` from one seeded noise stream: the same ``seed``
+        gives the same samples in validation, ``evaluate`` and ``sample``."""
+        generator = torch.Generator().manual_seed(seed)
+        for start in range(0, n, batch_size):
+            yield self.sample(noise=self.noise(min(batch_size, n - start), generator))
 
     # ---- training ------------------------------------------------------------------------
 
@@ -251,36 +264,29 @@ class GANModule(LightningModule):
             if not self.penalizes_critic_gradient:
                 self.discriminator.forward = torch.compile(self.discriminator.forward)
             self._compiled = True
-        # FID's extractor is built only when validation will run, and at the start of the run,
-        # so missing Inception weights stop it now rather than at the first validation.
-        if self.fid is not None and stage in ("fit", "validate") and self.trainer.limit_val_batches != 0:
-            self.fid.build()
-
-    def on_validation_start(self) -> None:
-        if self.fid is not None and self.fid.metrics is not None:
-            self.fid.to(self.device)
+        # The metrics' real reference is prepared only when validation will run, and at the start,
+        # so a missing feature network or data that does not fit it stops the run now.
+        data = self.trainer.datamodule
+        if stage not in ("fit", "validate") or self.trainer.limit_val_batches == 0 or not hasattr(data, "reference"):
+            return
+        if self.sample_metrics is None and data.reference("val").dim() == 2:
+            self.sample_metrics = SampleMetrics()  # vectors need no feature network: always measured
+        if self.sample_metrics is not None:
+            cache = reference_cache_dir(self.trainer.default_root_dir)
+            self.sample_metrics.setup(data, cache, self.trainer.strategy.root_device)
 
     def validation_step(self, batch: Tensor, batch_idx: int) -> None:
-        if batch.dim() == 2:
-            # Noise seeded by batch and rank: every validation compares the same latents.
-            seed = self.hparams.seed + 1_000_003 * (1 + batch_idx) + self.global_rank
-            self.val_metrics.update(batch, self.sample(len(batch), seed=seed))
-            self.log_dict(self.val_metrics, prog_bar=True)
-        elif self.fid is not None and not self.fid.has_real and not self.trainer.sanity_checking:
-            self.fid.update(batch, real=True)  # once per run: the held-out images do not change
+        """Nothing per batch: the metrics compare whole sample sets when validation ends."""
 
     def on_validation_epoch_end(self) -> None:
         # For checkpoint names: the iteration in the unit the README states.
         self.log("iteration", float(self.iteration))
-        if self.fid is None or self.fid.metrics is None or self.trainer.sanity_checking:
+        if self.sample_metrics is None or self.sample_metrics.reference is None or self.trainer.sanity_checking:
             return
-        self.fid.has_real = True
-        world, rank = self.trainer.world_size, self.global_rank
-        count = self.fid.num_samples // world + (rank < self.fid.num_samples % world)
-        generator = torch.Generator().manual_seed(self.hparams.seed + 7_919 * (1 + rank))
-        for start in range(0, count, 256):
-            self.fid.update(self.sample(noise=self.noise(min(256, count - start), generator)), real=False)
-        self.log_dict(self.fid.compute(), prog_bar=True)
+        values = self.sample_metrics.evaluate(self, self.hparams.seed, self.global_rank, self.trainer.world_size)
+        values = {f"val/{k}": v for k, v in values.items()}
+        self.log_dict({k: v for k, v in values.items() if k in HEADLINE_METRICS}, prog_bar=True)
+        self.log_dict({k: v for k, v in values.items() if k not in HEADLINE_METRICS})
 
     # ---- checkpoints ---------------------------------------------------------------------
 

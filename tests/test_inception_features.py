@@ -5,36 +5,25 @@ import pytest
 import torch
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.metrics import FID
-from gan_lightning.metrics.fid import to_inception_input
-from images import SmallFeatures, digit_images
+from gan_lightning.metrics import InceptionFeatures, SampleMetrics
+from gan_lightning.metrics.suite import to_inception_input
+from images import digit_images
 
 
 def as_model_images(array):
     return torch.from_numpy(array).unsqueeze(1).float() / 127.5 - 1
 
 
-def fid_between(fid, real, fake):
-    fid.update(real, real=True)
-    fid.update(fake, real=False)
-    return float(fid.compute()["val/fid"])
+class Digits:
+    """A data module's reference interface over fixed images."""
 
+    hparams = {}
 
-def test_fid_with_a_small_feature_net_behaves_as_a_distance():
-    real = as_model_images(digit_images(400, seed=0)[0])
-    other = as_model_images(digit_images(400, seed=5)[0])  # same distribution, other draws
-    g = torch.Generator().manual_seed(0)
-    noisy = (other + 0.5 * torch.randn(other.shape, generator=g)).clamp(-1, 1)
-    shifted = torch.roll(other, shifts=(6, 6), dims=(2, 3))
-    noise = torch.rand(other.shape, generator=g) * 2 - 1
-    fid = FID(feature=SmallFeatures(), num_samples=400)
-    fid.build()
-    same = fid_between(fid, real, real)
-    scores = {name: fid_between(fid, real, x) for name, x in
-              [("other", other), ("shifted", shifted), ("noisy", noisy), ("noise", noise)]}
-    assert abs(same) < 1e-3
-    assert scores["other"] < scores["shifted"] and scores["other"] < scores["noisy"]
-    assert max(scores["shifted"], scores["noisy"]) < scores["noise"], scores
+    def __init__(self, images):
+        self.images = images
+
+    def reference(self, split):
+        return self.images
 
 
 def test_grayscale_images_reach_inception_as_uint8_rgb():
@@ -62,12 +51,16 @@ def test_fid_from_a_local_inception_weights_file_without_network(tmp_path, monke
     path = tmp_path / "weights-inception-2015-12-05-6726825d.pth"
     torch.save(net.state_dict(), path)
 
-    fid = FID(feature=2048, weights_path=str(path), num_samples=6)
-    fid.build()
     real = as_model_images(digit_images(6, seed=0)[0])
     fake = as_model_images(digit_images(6, seed=1)[0])
-    value = fid_between(fid, real, fake)
-    assert torch.isfinite(torch.tensor(value)) and value > 0
+    net = InceptionFeatures(2048, weights_path=str(path))
+    features = net(real)
+    assert features.shape == (6, 2048) and torch.isfinite(features).all()
+    assert net.digest.startswith("inception2048-")
+    metrics = SampleMetrics(feature=2048, weights_path=str(path), metrics=["fid"])
+    metrics.setup(Digits(real), tmp_path)
+    assert metrics.protocol["feature_network"] == net.digest
+    torch.testing.assert_close(metrics.reference["features"], features)
 
 
 def test_missing_inception_weights_stop_with_one_line(monkeypatch, no_network):
@@ -76,7 +69,7 @@ def test_missing_inception_weights_stop_with_one_line(monkeypatch, no_network):
     def unreachable(*args, **kwargs):
         raise urllib.error.URLError("no internet")
     monkeypatch.setattr(inception, "load_state_dict_from_url", unreachable)
-    with pytest.raises(ConfigError, match="set fid.init_args.weights_path to a local weights-inception-2015-12-05-6726825d.pth"):
-        FID().build()
+    with pytest.raises(ConfigError, match="set metrics.init_args.weights_path to a local weights-inception-2015-12-05-6726825d.pth"):
+        SampleMetrics(feature=2048).build_network()
     with pytest.raises(ConfigError, match="no weights file at /nowhere.pth"):
-        FID(weights_path="/nowhere.pth").build()
+        SampleMetrics(feature=2048, weights_path="/nowhere.pth").build_network()

@@ -1,0 +1,129 @@
+"""``python -m gan_lightning evaluate --ckpt_path CKPT|last [--num_samples N] [--metrics ...] [--seed S]``.
+
+Samples the checkpoint's (EMA) generator and computes every metric that fits its data against a
+real reference that is cached on disk (see ``gan_lightning.metrics.suite``). Prints a table,
+writes ``eval-<iteration>.json`` next to the checkpoint and logs ``eval/*`` with the protocol
+(fakes, reals, reference split, feature network, EMA or not) to the run's W&B run. Settings not
+given here come from the metrics the run validated with, so ``eval/*`` equals the last ``val/*``
+at the same counts and seed.
+"""
+
+import importlib
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+import torch
+from jsonargparse import ArgumentParser
+from lightning.pytorch import LightningDataModule
+
+import gan_lightning.data  # noqa: F401  (the data module classes a checkpoint may name must be imported to load)
+from gan_lightning.errors import ConfigError
+from gan_lightning.metrics.suite import SampleMetrics
+from gan_lightning.runs import WANDB_PROJECT, reference_cache_dir, wandb_has_credentials
+from gan_lightning.sample import checkpoint_path, load_model
+
+SETTINGS = ("feature", "weights_path", "num_samples", "num_reference", "reference_split", "kid", "metrics")
+
+
+def load_datamodule(ckpt_path: Path) -> LightningDataModule:
+    """The data module a checkpoint was trained on, rebuilt from the arguments saved in it."""
+    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    hparams = checkpoint.get("datamodule_hyper_parameters") or {}
+    if "_instantiator" not in hparams:
+        raise ConfigError(f"--ckpt_path: {ckpt_path} does not say which data it was trained on (written before "
+                          "gan_lightning 0.2, or not by its CLI); evaluate needs a checkpoint of `fit`")
+    return LightningDataModule.load_from_checkpoint(ckpt_path, map_location="cpu")
+
+
+def parse_feature(value: Optional[str]):
+    """``mnist``, an Inception size (``2048``) or the dotted path of an ``nn.Module`` class built without arguments."""
+    if value is None or value == "mnist":
+        return value
+    if value.isdigit():
+        return int(value)
+    module, _, name = value.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)()
+    except (ImportError, AttributeError, ValueError) as e:
+        raise ConfigError(f"--feature: expected mnist, 64, 192, 768, 2048 or a module.Class path, got {value!r} "
+                          f"({type(e).__name__}: {e})") from e
+
+
+def merged_metrics(model, cli: dict) -> SampleMetrics:
+    """The run's own metrics settings, overridden by those given on the command line."""
+    base = model.sample_metrics
+    settings = {k: getattr(base, {"metrics": "wanted"}.get(k, k)) for k in SETTINGS} if base is not None else {}
+    settings.update({k: v for k, v in cli.items() if v is not None})
+    return SampleMetrics(**settings)
+
+
+def log_to_wandb(run_dir: Path, project: str, values: dict, protocol: dict, iteration: int) -> Path:
+    """Logs ``eval/*`` and the protocol into the run's W&B run (offline without credentials); returns its folder."""
+    import wandb
+
+    mode = os.environ.get("WANDB_MODE") or ("online" if wandb_has_credentials() else "offline")
+    run = wandb.init(project=project, id=run_dir.name, name=run_dir.name, dir=str(run_dir), resume="allow", mode=mode,
+                     job_type="evaluate", settings=wandb.Settings(quiet=True))
+    run.config.update({"eval_protocol": protocol}, allow_val_change=True)
+    run.log({**{f"eval/{k}": v for k, v in values.items()}, "iteration": iteration})
+    folder = Path(run.dir).parent
+    run.finish()
+    return folder
+
+
+def evaluate_main(args: list[str]) -> None:
+    parser = ArgumentParser(prog="python -m gan_lightning evaluate", description=__doc__)
+    parser.add_argument("--ckpt_path", type=str, required=True, help="Checkpoint written by fit, or 'last'.")
+    parser.add_argument("--runs_dir", type=str, default="runs", help="Where 'last' looks for the newest run.")
+    parser.add_argument("--num_samples", type=Optional[int], default=None, help="Generated samples (default: the run's).")
+    parser.add_argument("--num_reference", type=Optional[int], default=None, help="Real samples (default: the whole split).")
+    parser.add_argument("--reference_split", type=Optional[str], default=None, help="val (held out) or train.")
+    parser.add_argument("--feature", type=Optional[str], default=None,
+                        help="Feature network of image data: mnist, 2048 (Inception) or module.Class (default: the run's, else mnist).")
+    parser.add_argument("--weights_path", type=Optional[str], default=None, help="Local Inception weights file.")
+    parser.add_argument("--kid", type=Optional[bool], default=None, help="Also compute KID.")
+    parser.add_argument("--metrics", type=Optional[list[str]], default=None, help="Metric names to report, e.g. [fid, modes].")
+    parser.add_argument("--seed", type=Optional[int], default=None, help="Seed of the noise (default: the run's, as in validation).")
+    parser.add_argument("--ema", type=bool, default=True, help="Sample the EMA generator when the checkpoint has one.")
+    parser.add_argument("--device", type=str, default="cpu", help="Device, e.g. cpu or cuda.")
+    parser.add_argument("--wandb", type=bool, default=True, help="Log eval/* to the run's W&B run.")
+    parser.add_argument("--wandb_project", type=str, default=WANDB_PROJECT, help="W&B project of the run.")
+    cfg = parser.parse_args(args)
+    for name in ("num_samples", "num_reference"):
+        if cfg[name] is not None and cfg[name] < 2:
+            raise ConfigError(f"--{name} must be >= 2, got {cfg[name]}")
+
+    ckpt_path = checkpoint_path(cfg.ckpt_path, cfg.runs_dir)
+    model = load_model(ckpt_path, cfg.device)
+    ckpt_path = ckpt_path.resolve()
+    data = load_datamodule(ckpt_path)
+    metrics = merged_metrics(model, {"feature": parse_feature(cfg.feature), "weights_path": cfg.weights_path,
+                                     "num_samples": cfg.num_samples, "num_reference": cfg.num_reference,
+                                     "reference_split": cfg.reference_split, "kid": cfg.kid, "metrics": cfg.metrics})
+    run_dir = ckpt_path.parent.parent if ckpt_path.parent.name == "checkpoints" else ckpt_path.parent
+    metrics.setup(data, reference_cache_dir(run_dir), cfg.device)
+    if not cfg.ema:
+        model.generator_ema = None
+    seed = model.hparams.seed if cfg.seed is None else cfg.seed
+    values = {k: float(v) for k, v in metrics.evaluate(model, seed).items()}
+    if cfg.metrics and not values:
+        raise ConfigError(f"--metrics: none of {cfg.metrics} fits this data")
+
+    protocol = {**metrics.protocol, "ema": model.generator_ema is not None, "seed": seed,
+                "checkpoint": str(ckpt_path), "iteration": model.iteration}
+    output = ckpt_path.parent / f"eval-{model.iteration:07d}.json"
+    output.write_text(json.dumps({"metrics": values, "protocol": protocol}, indent=2) + "\n")
+    width = max(map(len, values))
+    print(f"{'metric':<{width}}  value")
+    for name, value in values.items():
+        print(f"{name:<{width}}  {value:.6g}")
+    print(f"protocol: {metrics.protocol['fakes']} generated vs {metrics.protocol['reals']} real "
+          f"({metrics.protocol['reference_split']} split of {metrics.protocol['data']}), features: "
+          f"{metrics.protocol['feature_network']}, EMA: {protocol['ema']}, seed {seed}, iteration {model.iteration}. "
+          "Numbers are comparable only at equal counts and feature networks.")
+    print(f"reference: {metrics.cache_path} ({'reused' if metrics.reference_reused else 'computed and cached'})")
+    print(f"wrote {output}")
+    if cfg.wandb:
+        print(f"W&B: {log_to_wandb(run_dir, cfg.wandb_project, values, protocol, model.iteration)}")
