@@ -14,27 +14,14 @@ import os
 from pathlib import Path
 from typing import Optional
 
-import torch
 from jsonargparse import ArgumentParser
-from lightning.pytorch import LightningDataModule
 
-import gan_lightning.data  # noqa: F401  (the data module classes a checkpoint may name must be imported to load)
 from gan_lightning.errors import ConfigError
 from gan_lightning.metrics.suite import SampleMetrics
 from gan_lightning.runs import WANDB_PROJECT, reference_cache_dir, wandb_has_credentials
-from gan_lightning.sample import checkpoint_path, load_model
+from gan_lightning.sample import checkpoint_path, load_datamodule, load_model
 
 SETTINGS = ("feature", "weights_path", "num_samples", "num_reference", "reference_split", "kid", "metrics")
-
-
-def load_datamodule(ckpt_path: Path) -> LightningDataModule:
-    """The data module a checkpoint was trained on, rebuilt from the arguments saved in it."""
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-    hparams = checkpoint.get("datamodule_hyper_parameters") or {}
-    if "_instantiator" not in hparams:
-        raise ConfigError(f"--ckpt_path: {ckpt_path} does not say which data it was trained on (written before "
-                          "gan_lightning 0.2, or not by its CLI); evaluate needs a checkpoint of `fit`")
-    return LightningDataModule.load_from_checkpoint(ckpt_path, map_location="cpu")
 
 
 def parse_feature(value: Optional[str]):

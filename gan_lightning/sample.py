@@ -1,8 +1,9 @@
 """``python -m gan_lightning sample --ckpt_path CKPT --num_samples N --output FILE [--seed S]``.
 
 Writes ``.pt`` (a tensor: images ``[N, C, H, W]`` in [0, 1], vectors ``[N, dim]`` in data
-units), ``.npy`` (the same as a NumPy array) or ``.png`` (a grid of images, or a plot of vectors).
-The EMA generator is used when the checkpoint has one.
+units), ``.npy`` (the same as a NumPy array) or ``.png`` (a grid of images, or a plot of vectors:
+1-D and 2-D samples over the real data and the discriminator's output, when the checkpoint says
+what its data was). The EMA generator is used when the checkpoint has one.
 """
 
 import pickle
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import torch
 from jsonargparse import ArgumentParser
+from lightning.pytorch import LightningDataModule
 
+import gan_lightning.data  # noqa: F401  the data module classes a checkpoint names must be imported to load it
 from gan_lightning.errors import ConfigError
 from gan_lightning.models import GANModule
 from gan_lightning.runs import newest_last_checkpoint
@@ -36,13 +39,25 @@ def checkpoint_path(ckpt_path: str | Path, runs_dir: str | Path = "runs") -> Pat
     return ckpt_path
 
 
-def draw(model: GANModule, num_samples: int, seed: int, batch_size: int = 1024) -> torch.Tensor:
+def draw(model: GANModule, num_samples: int, seed: int, batch_size: int = 256) -> torch.Tensor:
     """``num_samples`` samples: images mapped to [0, 1], vectors in data units, on the CPU."""
     samples = torch.cat([batch.float().cpu() for batch in model.sample_batches(num_samples, seed, batch_size)])
     return (samples.clamp(-1, 1) + 1) / 2 if samples.dim() == 4 else samples
 
 
-def write(samples: torch.Tensor, output: Path) -> None:
+def load_datamodule(ckpt_path: Path) -> LightningDataModule:
+    """The data module a checkpoint was trained on, rebuilt from the arguments ``fit`` saved in it."""
+    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    hparams = checkpoint.get("datamodule_hyper_parameters") or {}
+    if "_instantiator" not in hparams:
+        raise ConfigError(f"--ckpt_path: {ckpt_path} does not say which data it was trained on (written before "
+                          "gan_lightning 0.2, or not by its CLI)")
+    return LightningDataModule.load_from_checkpoint(ckpt_path, map_location="cpu")
+
+
+def write(samples: torch.Tensor, output: Path, model: GANModule | None = None,
+          data: LightningDataModule | None = None) -> None:
+    """Writes ``samples`` to ``output``; a plot of vectors shows the real data too when ``data`` is given."""
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix == ".pt":
         torch.save(samples, output)
@@ -55,9 +70,15 @@ def write(samples: torch.Tensor, output: Path) -> None:
 
         save_image(samples, output, nrow=max(1, int(len(samples) ** 0.5)))
     else:
-        from gan_lightning.plots import plot_samples, plt
+        from gan_lightning.plots import draw_critic_heatmap, draw_density_and_discriminator, plot_samples, plt
 
-        fig, _ = plot_samples(samples.flatten(1))
+        real = data.reference("val").float() if data is not None else None
+        fig, axes = plot_samples(samples.flatten(1), real)
+        if real is not None and real.shape[1] == 1:
+            draw_density_and_discriminator(axes[0], model.discriminator, model.outputs_logits, real, samples,
+                                           getattr(data, "density", None))
+        elif real is not None and real.shape[1] == 2:
+            draw_critic_heatmap(axes[0], model.discriminator, model.outputs_logits, real, samples)
         fig.tight_layout()
         fig.savefig(output, dpi=90)
         plt.close(fig)
@@ -77,7 +98,14 @@ def sample_main(args: list[str]) -> None:
         raise ConfigError(f"--output must end in one of {', '.join(FORMATS)}, got {output}")
     if cfg.num_samples < 1:
         raise ConfigError(f"--num_samples must be >= 1, got {cfg.num_samples}")
-    model = load_model(cfg.ckpt_path, cfg.device, cfg.runs_dir)
+    ckpt_path = checkpoint_path(cfg.ckpt_path, cfg.runs_dir)
+    model = load_model(ckpt_path, cfg.device)
     samples = draw(model, cfg.num_samples, cfg.seed)
-    write(samples, output)
+    data = None
+    if output.suffix == ".png" and samples.dim() == 2 and samples.shape[1] <= 2:
+        try:  # the real data beside the samples, when the checkpoint says what it was
+            data = load_datamodule(ckpt_path)
+        except ConfigError:
+            pass
+    write(samples, output, model, data)
     print(f"wrote {len(samples)} samples {tuple(samples.shape[1:])} to {output}")

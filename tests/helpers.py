@@ -1,4 +1,4 @@
-"""Networks and callbacks that tests plug into real runs by class_path."""
+"""Networks and callbacks that tests plug into real runs by class_path, and stand-ins for metrics tests."""
 
 from pathlib import Path
 
@@ -31,3 +31,26 @@ class DumpRankParameters(Callback):
         state = {k: v.detach().cpu().clone() for k, v in pl_module.state_dict().items()}
         state["_next_noise"] = pl_module.noise(4).cpu()  # what this rank would draw next
         torch.save(state, Path(trainer.default_root_dir) / f"params-rank{trainer.global_rank}.pt")
+
+
+class ReplayGenerator:
+    """Stands in for a trained model that generates exactly the given samples, in order (``SampleMetrics``'s
+    view of a model: ``device`` and ``sample_batches``)."""
+
+    def __init__(self, samples: torch.Tensor):
+        self.samples, self.device = samples, torch.device("cpu")
+
+    def sample_batches(self, n, seed, batch_size=256):
+        yield from self.samples[:n].split(batch_size)
+
+
+class FixedReference:
+    """A data module's reference interface (``hparams``, ``reference(split)``) over fixed samples."""
+
+    hparams = {}
+
+    def __init__(self, samples: torch.Tensor):
+        self.samples = samples
+
+    def reference(self, split):
+        return self.samples

@@ -13,6 +13,7 @@ import torch.multiprocessing as mp
 
 from conftest import CONFIGS, ROOT, run_cli
 from gan_lightning.metrics import SampleMetrics
+from helpers import FixedReference, ReplayGenerator
 from images import SmallFeatures, digit_images
 
 pytestmark = pytest.mark.slow
@@ -76,32 +77,10 @@ def test_torchrun_two_nodes_on_loopback(tmp_path):
     assert ckpt["iteration"] == 10 and len(ckpt["rng_states"]) == 2
 
 
-class ReplayGenerator:
-    """Stands in for a trained model that generates exactly the given samples (each rank its share)."""
-
-    def __init__(self, samples):
-        self.samples, self.device = samples, torch.device("cpu")
-
-    def sample_batches(self, n, seed, batch_size=256):
-        yield from self.samples[:n].split(batch_size)
-
-
-class Digits:
-    """A data module's reference interface over fixed images."""
-
-    hparams = {}
-
-    def __init__(self, images):
-        self.images = images
-
-    def reference(self, split):
-        return self.images
-
-
 def metrics_on_rank(rank, world, port, real, fake, out):
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     metrics = SampleMetrics(feature=SmallFeatures(), num_samples=len(fake), kid=True, kid_subset_size=50)
-    metrics.setup(Digits(real), None)
+    metrics.setup(FixedReference(real), None)
     values = metrics.evaluate(ReplayGenerator(fake[rank::world]), seed=0, rank=rank, world_size=world)
     out[rank] = {k: float(v) for k, v in values.items() if k != "kid"}  # KID draws random subsets per process
     dist.destroy_process_group()
@@ -111,7 +90,7 @@ def test_metrics_under_two_process_ddp_equal_single_process_metrics():
     real = torch.from_numpy(digit_images(200, seed=0)[0]).unsqueeze(1).float() / 127.5 - 1
     fake = torch.from_numpy(digit_images(200, seed=3)[0]).unsqueeze(1).float() / 127.5 - 1
     single = SampleMetrics(feature=SmallFeatures(), num_samples=200)
-    single.setup(Digits(real), None)
+    single.setup(FixedReference(real), None)
     expected = {k: float(v) for k, v in single.evaluate(ReplayGenerator(fake), seed=0).items()}
     assert set(expected) == {"fid", "precision", "recall", "density", "coverage"} and 0 < expected["precision"] < 1
     out = mp.Manager().dict()

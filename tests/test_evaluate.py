@@ -16,7 +16,7 @@ def newest_wandb_run(run_dir):
     return max((run_dir / "wandb").glob("offline-run-*"), key=lambda p: p.name)
 
 
-def test_evaluate_a_mixture_run_writes_json_logs_wandb_and_agrees_with_validation(tmp_path):
+def test_evaluate_a_mixture_run_writes_json_logs_wandb_and_agrees_with_validation(tmp_path, monkeypatch):
     run_cli(["fit", "--config", str(CONFIGS / "nsgan_ring8.yaml"), "--data.init_args.epoch_length", "30",
              "--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false", "--run_name", "ring"], cwd=tmp_path)
     run = tmp_path / "runs" / "ring"
@@ -51,6 +51,17 @@ def test_evaluate_a_mixture_run_writes_json_logs_wandb_and_agrees_with_validatio
     assert "computed and cached" in fewer and "1000 generated vs 1000 real" in fewer
     assert set(json.loads((run / "checkpoints" / "eval-0000060.json").read_text())["metrics"]) == {"modes", "w1"}
     assert len(list((run / "reference-cache").glob("reference-*.pt"))) == 2  # one per reference count
+
+    # `sample` to .png draws the samples over the run's real data and its critic's heat map.
+    import gan_lightning.plots
+    from gan_lightning.sample import sample_main
+
+    drawn = []
+    monkeypatch.setattr(gan_lightning.plots, "draw_critic_heatmap", lambda ax, d, logits, real, fake: drawn.append(
+        (real.shape, fake.shape, logits)))
+    sample_main(["--ckpt_path", str(run / "checkpoints" / "last.ckpt"), "--num_samples", "300",
+                 "--output", str(tmp_path / "ring.png")])
+    assert drawn == [((2500, 2), (300, 2), True)] and (tmp_path / "ring.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_evaluate_an_mnist_run_with_its_feature_network_and_another(tmp_path):

@@ -6,31 +6,12 @@ import torch
 
 from gan_lightning.errors import ConfigError
 from gan_lightning.metrics import InceptionFeatures, SampleMetrics
-from gan_lightning.metrics.suite import to_inception_input
+from helpers import FixedReference, ReplayGenerator
 from images import digit_images
 
 
 def as_model_images(array):
     return torch.from_numpy(array).unsqueeze(1).float() / 127.5 - 1
-
-
-class Digits:
-    """A data module's reference interface over fixed images."""
-
-    hparams = {}
-
-    def __init__(self, images):
-        self.images = images
-
-    def reference(self, split):
-        return self.images
-
-
-def test_grayscale_images_reach_inception_as_uint8_rgb():
-    x = torch.tensor([-1.0, 0.0, 1.0]).view(1, 1, 1, 3)
-    out = to_inception_input(x)
-    assert out.dtype == torch.uint8 and out.shape == (1, 3, 1, 3)
-    assert out[0, :, 0].tolist() == [[0, 128, 255]] * 3
 
 
 @pytest.fixture
@@ -58,9 +39,11 @@ def test_fid_from_a_local_inception_weights_file_without_network(tmp_path, monke
     assert features.shape == (6, 2048) and torch.isfinite(features).all()
     assert net.digest.startswith("inception2048-")
     metrics = SampleMetrics(feature=2048, weights_path=str(path), metrics=["fid"])
-    metrics.setup(Digits(real), tmp_path)
+    metrics.setup(FixedReference(real), tmp_path)
     assert metrics.protocol["feature_network"] == net.digest
     torch.testing.assert_close(metrics.reference["features"], features)
+    fid = float(metrics.evaluate(ReplayGenerator(fake), seed=0)["fid"])
+    assert torch.isfinite(torch.tensor(fid)) and fid > 0
 
 
 def test_missing_inception_weights_stop_with_one_line(monkeypatch, no_network):

@@ -9,17 +9,8 @@ from torch.testing import assert_close
 from gan_lightning.data import GaussianMixtureDataModule, MNISTDataModule
 from gan_lightning.errors import ConfigError
 from gan_lightning.metrics import SampleMetrics
+from helpers import FixedReference, ReplayGenerator
 from images import SmallFeatures, write_real_mnist
-
-
-class ReplayGenerator:
-    """Stands in for a trained model that generates exactly the given samples, in order."""
-
-    def __init__(self, samples: torch.Tensor):
-        self.samples, self.device = samples, torch.device("cpu")
-
-    def sample_batches(self, n, seed, batch_size=256):
-        yield from self.samples[:n].split(batch_size)
 
 
 @pytest.fixture(scope="module")
@@ -84,14 +75,8 @@ def test_reference_cache_is_reused_and_rebuilt_when_the_count_or_feature_network
 
 
 def test_the_mnist_feature_network_refuses_images_of_another_shape(tmp_path):
-    class Faces:
-        hparams = {}
-
-        def reference(self, split):
-            return torch.zeros(10, 3, 64, 64)
-
     with pytest.raises(ConfigError, match="takes 28x28 digit images .* but this data is 3x64x64; use feature 2048"):
-        SampleMetrics(feature="mnist").setup(Faces(), tmp_path)
+        SampleMetrics(feature="mnist").setup(FixedReference(torch.zeros(10, 3, 64, 64)), tmp_path)
 
 
 def test_mixture_metrics_of_the_data_itself():
@@ -116,14 +101,8 @@ def test_fid_with_a_small_feature_net_behaves_as_a_distance(tmp_path):
                   "noisy": (other + 0.5 * torch.randn(other.shape, generator=g)).clamp(-1, 1),
                   "noise": torch.rand(other.shape, generator=g) * 2 - 1}
 
-    class Digits:
-        hparams = {}
-
-        def reference(self, split):
-            return real
-
     metrics = SampleMetrics(feature=SmallFeatures(), metrics=["fid"])
-    metrics.setup(Digits(), tmp_path)
+    metrics.setup(FixedReference(real), tmp_path)
     fid = {name: float(metrics.evaluate(ReplayGenerator(x), seed=0)["fid"]) for name, x in candidates.items()}
     assert abs(fid["same"]) < 1e-3
     assert fid["other"] < fid["shifted"] and fid["other"] < fid["noisy"]
