@@ -47,7 +47,7 @@ def draw(model: GANModule, num_samples: int, seed: int, batch_size: int = 256) -
 
 def load_datamodule(ckpt_path: Path) -> LightningDataModule:
     """The data module a checkpoint was trained on, rebuilt from the arguments ``fit`` saved in it."""
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     hparams = checkpoint.get("datamodule_hyper_parameters") or {}
     if "_instantiator" not in hparams:
         raise ConfigError(f"--ckpt_path: {ckpt_path} does not say which data it was trained on (written before "

@@ -11,6 +11,7 @@ A subclass says only what differs: its loss terms (``discriminator_loss``,
 
 import copy
 import random
+from pathlib import Path
 from typing import Iterator, Literal, Optional
 
 import numpy as np
@@ -272,7 +273,9 @@ class GANModule(LightningModule):
         if self.sample_metrics is None and data.reference("val").dim() == 2:
             self.sample_metrics = SampleMetrics()  # vectors need no feature network: always measured
         if self.sample_metrics is not None:
-            cache = reference_cache_dir(self.trainer.default_root_dir)
+            # A Trainer given no folder of its own keeps the reference in memory: nothing lands in the cwd.
+            root = Path(self.trainer.default_root_dir).resolve()
+            cache = reference_cache_dir(root) if root != Path.cwd().resolve() else None
             self.sample_metrics.setup(data, cache, self.trainer.strategy.root_device)
 
     def validation_step(self, batch: Tensor, batch_idx: int) -> None:
