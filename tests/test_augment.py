@@ -46,3 +46,26 @@ def test_vectors_pass_unchanged_and_bad_policies_stop_with_one_line():
     assert DiffAugment()(v) is v
     with pytest.raises(ConfigError, match="policy must be a list of"):
         DiffAugment(policy=["colour"])
+
+
+def test_the_discriminator_sees_augmented_reals_and_fakes_in_both_updates():
+    from gan_lightning.models import NSGAN
+    from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator
+
+    seen = []
+
+    class Recording(DCGANDiscriminator):
+        def forward(self, x):
+            seen.append(x.detach().clone())
+            return super().forward(x)
+
+    model = NSGAN(DCGANGenerator(latent_dim=8, image_size=28, channels=1, base_width=4),
+                  Recording(image_size=28, channels=1, base_width=4), augment=DiffAugment(policy=["cutout"]))
+    real = torch.ones(6, 1, 28, 28)
+    fake = model.generator(model.noise(6))
+    model.critic_loss(real, fake.detach(), critic_step=0)
+    model.critic(fake)
+    assert len(seen) == 3
+    cut = [float((x == 0).flatten(1).float().mean()) for x in seen]
+    assert 0.1 < cut[0] < 0.3  # a 14x14 square of each all-ones real image zeroed: 196 / 784 at most
+    assert all((x == 0).flatten(1).any(1).all() for x in seen[1:])  # every fake has its square too
