@@ -216,9 +216,9 @@ class GANModule(LightningModule):
         # Lightning sends metrics to the loggers every log_every_n_steps iterations; logging only
         # then spares the other iterations its per-call bookkeeping (measured by benchmarks/speed.py).
         if (self.iteration + 1) % self.trainer.log_every_n_steps == 0:
-            shown = {"train/d_loss", "train/g_loss"}
-            self.log_dict({k: v for k, v in logs.items() if k in shown}, prog_bar=True)
-            self.log_dict({k: v for k, v in logs.items() if k not in shown})
+            on_bar = {"train/d_loss", "train/g_loss"}
+            self.log_dict({k: v for k, v in logs.items() if k in on_bar}, prog_bar=True)
+            self.log_dict({k: v for k, v in logs.items() if k not in on_bar})
         self.iteration += 1
 
     def stop_if_diverged(self, logs: dict[str, Tensor]) -> None:
