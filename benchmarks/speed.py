@@ -69,11 +69,9 @@ class PlainLoop:
         loss.backward()
         self.opt_g.step()
         self.discriminator.requires_grad_(True)
-        if self.objective.generator_ema is not None:  # the same work as the framework's EMA
-            self.iterations += 1
-            decay = min(self.objective.hparams.ema_decay, self.iterations / (9 + self.iterations))
-            with torch.no_grad():
-                torch._foreach_lerp_(list(self.objective.generator_ema.parameters()), list(self.generator.parameters()), 1 - decay)
+        self.objective.update_ema()  # the framework's own EMA update, buffers included
+        self.objective.iteration += 1
+        self.iterations += 1
 
 
 def sync(device):

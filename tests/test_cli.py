@@ -6,7 +6,7 @@ import torch
 import yaml
 from lightning.pytorch import Callback
 
-from conftest import CONFIGS, run_cli
+from helpers import CONFIGS, run_cli
 from gan_lightning.cli import GANCLI, main
 from wandb_offline import read_run
 

@@ -11,7 +11,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from conftest import CONFIGS, ROOT, run_cli
+from helpers import CONFIGS, ROOT, run_cli
 from gan_lightning.metrics import SampleMetrics
 from helpers import FixedReference, ReplayGenerator
 from images import SmallFeatures, digit_images
