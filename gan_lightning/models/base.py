@@ -12,11 +12,9 @@ and composable with any objective.
 """
 
 import copy
-import random
 from pathlib import Path
 from typing import Iterator, Literal, Optional
 
-import numpy as np
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
@@ -26,6 +24,7 @@ from torch import Tensor, nn
 from gan_lightning.augment import DiffAugment
 from gan_lightning.errors import ConfigError, TrainingDiverged
 from gan_lightning.metrics.suite import SampleMetrics
+from gan_lightning.random_state import rng_states, set_rng_states
 from gan_lightning.regularizers import Regularizer
 from gan_lightning.runs import reference_cache_dir
 
@@ -353,19 +352,3 @@ class GANModule(LightningModule):
         if states and len(states) == self.trainer.world_size:
             set_rng_states(states[self.global_rank])
 
-
-def rng_states() -> dict:
-    """The global random states a training step draws from: torch (CPU and CUDA), NumPy, Python."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    # Tensors and plain numbers only: Lightning loads checkpoints with torch.load(weights_only=True).
-    return {"torch": torch.get_rng_state(), "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
-            "python": random.getstate(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-
-
-def set_rng_states(states: dict) -> None:
-    torch.set_rng_state(states["torch"])
-    kind, keys, pos, has_gauss, gauss = states["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
-    random.setstate(states["python"])
-    if states["cuda"] and torch.cuda.is_available() and len(states["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(states["cuda"])
