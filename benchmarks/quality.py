@@ -11,7 +11,8 @@ and feature network) and logs `eval/*` to its W&B run, all runs in one group. Be
 each dataset and seed, a plain PyTorch loop (`benchmarks.speed.PlainLoop`: the non-saturating
 loss, copies of the same networks and optimizers, no Lightning) trains for the same seconds and
 is measured the same way. Writes `quality.md` (mean ± standard deviation over seeds) and
-`quality.csv` (every run) under `--out`. Arguments after `--` go to every run.
+`quality.csv` (every run) and `quality_<dataset>.png` (bars of the headline metrics) under
+`--out`. Arguments after `--` go to every run.
 """
 
 import argparse
@@ -91,10 +92,11 @@ def plain_run(dataset, seed, seconds, group, out, extra) -> dict:
     return {**values, "iterations": iterations, "fit_s": wall}
 
 
-def cell(values: list[float]) -> str:
+def cell(values: list[float], digits: str = ".4g") -> str:
     """``mean ± standard deviation`` over seeds; infinite values (a KL with no sample in any mode) are counted apart."""
-    finite = [v for v in values if math.isfinite(v)]
-    text = f"{statistics.mean(finite):.4g} ± {statistics.stdev(finite) if len(finite) > 1 else 0:.2g}" if finite else "-"
+    finite = [float(v) for v in values if math.isfinite(float(v))]
+    spread = statistics.stdev(finite) if len(finite) > 1 else 0.0
+    text = f"{statistics.mean(finite):{digits}} ± {spread:{'.0f' if digits == '.0f' else '.2g'}}" if finite else "-"
     return text + (f" ({len(values) - len(finite)} inf)" if len(finite) < len(values) else "")
 
 
@@ -106,8 +108,46 @@ def table(rows: list[dict], dataset: str, seconds: float) -> list[str]:
     for objective in dict.fromkeys(r["objective"] for r in rows if r["dataset"] == dataset):
         runs = [r for r in rows if r["dataset"] == dataset and r["objective"] == objective]
         lines.append(f"| {objective} | {len(runs)} | " + " | ".join(cell([r[c] for r in runs]) for c in columns) +
-                     f" | {cell([r['iterations'] for r in runs])} | {runs[0]['fakes']} / {runs[0]['reals']} |")
+                     f" | {cell([r['iterations'] for r in runs], '.0f')} | {int(runs[0]['fakes'])} / {int(runs[0]['reals'])} |")
     return lines + [""]
+
+
+def plot(rows: list[dict], dataset: str, path: Path) -> None:
+    """Bars of the first three columns per objective: mean over seeds, with each seed as a dot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = COLUMNS[dataset][:3]
+    objectives = list(dict.fromkeys(r["objective"] for r in rows if r["dataset"] == dataset))
+    fig, axes = plt.subplots(1, len(columns), figsize=(4 * len(columns), 3.2))
+    for ax, column in zip(axes, columns):
+        for i, objective in enumerate(objectives):
+            values = [float(r[column]) for r in rows if r["dataset"] == dataset and r["objective"] == objective]
+            finite = [v for v in values if math.isfinite(v)]
+            ax.bar(i, statistics.mean(finite) if finite else 0, color="tab:gray" if objective == "plain" else "tab:blue",
+                   alpha=0.6)
+            ax.scatter([i] * len(finite), finite, color="black", s=10, zorder=3)
+            if len(finite) < len(values):  # a KL with no sample in any mode
+                ax.annotate(f"inf x{len(values) - len(finite)}", (i, 0), ha="center", va="bottom", color="tab:red")
+        ax.set_xticks(range(len(objectives)), objectives, rotation=30)
+        ax.set_title(column)
+    fig.suptitle(f"{dataset}: final generator after equal training time (dots: seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The rows of a ``quality.csv``, numbers as floats."""
+    def value(v):
+        try:
+            return float(v)
+        except ValueError:
+            return v
+    return [{k: value(v) if k not in ("objective", "dataset") else v for k, v in row.items()}
+            for row in csv.DictReader(open(path))]
 
 
 def main(argv=None):
@@ -124,13 +164,14 @@ def main(argv=None):
     parser.add_argument("--no_plain", action="store_true", help="skip the plain PyTorch loop")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default benchmarks/results/quality-<time>)")
     parser.add_argument("--group", default=None, help="W&B group (default: the output folder's name)")
+    parser.add_argument("--table_only", action="store_true", help="rewrite quality.md and plots from --out's quality.csv")
     args = parser.parse_args(argv)
     out = (args.out or ROOT / "benchmarks" / "results" / f"quality-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
     out.mkdir(parents=True, exist_ok=True)
     group = args.group or out.name
 
-    rows, started = [], time.perf_counter()
-    for dataset in args.datasets:
+    rows, started = (read_rows(out / "quality.csv") if args.table_only else []), time.perf_counter()
+    for dataset in [] if args.table_only else args.datasets:
         for seed in args.seeds:
             for objective in args.objectives + ([] if args.no_plain else ["plain"]):
                 if objective != "plain" and not (ROOT / "configs" / f"{objective}_{dataset}.yaml").is_file():
@@ -146,8 +187,11 @@ def main(argv=None):
                     writer = csv.DictWriter(f, keys)
                     writer.writeheader()
                     writer.writerows(rows)
-    lines = [line for dataset in args.datasets for line in table(rows, dataset, args.seconds)]
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    lines = [line for dataset in datasets for line in table(rows, dataset, args.seconds)]
     (out / "quality.md").write_text("\n".join(lines))
+    for dataset in datasets:
+        plot(rows, dataset, out / f"quality_{dataset}.png")
     print("\n".join(lines))
     print(f"wrote {out}/quality.md and quality.csv in {time.perf_counter() - started:.0f} s; W&B group {group!r}")
 

@@ -107,3 +107,19 @@ def test_fid_with_a_small_feature_net_behaves_as_a_distance(tmp_path):
     assert abs(fid["same"]) < 1e-3
     assert fid["other"] < fid["shifted"] and fid["other"] < fid["noisy"]
     assert max(fid["shifted"], fid["noisy"]) < fid["noise"], fid
+
+
+def test_validation_writes_nothing_into_the_working_directory_of_a_trainer_without_a_folder(tmp_path, monkeypatch):
+    import lightning as L
+
+    from gan_lightning.data import GaussianDataModule
+    from gan_lightning.models import NSGAN
+    from gan_lightning.networks import MLPDiscriminator, MLPGenerator
+
+    monkeypatch.chdir(tmp_path)
+    model = NSGAN(MLPGenerator(latent_dim=2), MLPDiscriminator())
+    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False)
+    trainer.fit(model, GaussianDataModule(epoch_length=5, val_size=100))
+    assert "val/w1" in trainer.callback_metrics and model.sample_metrics.cache_path is None
+    assert list(tmp_path.iterdir()) == []
