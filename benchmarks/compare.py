@@ -27,7 +27,7 @@ from gan_lightning.cli import GANCLI
 
 ROOT = Path(__file__).resolve().parents[1]
 
-OBJECTIVES = ["gan", "nsgan", "wgan", "wgangp"]
+OBJECTIVES = ["gan", "nsgan", "wgan", "wgangp", "hinge", "lsgan", "rpgan"]
 METRIC = {"gaussian": "val/w1", "mnist": "val/fid", "anime": "val/fid"}
 
 
@@ -145,6 +145,9 @@ def main(argv=None):
     rows, started = [], time.perf_counter()
     for dataset in args.datasets:
         for objective in args.objectives:
+            if not (ROOT / "configs" / f"{objective}_{dataset}.yaml").is_file():
+                print(f"== {objective} on {dataset}: no configs/{objective}_{dataset}.yaml, skipped", flush=True)
+                continue
             for seed in args.seeds:
                 print(f"== {objective} on {dataset}, seed {seed}", flush=True)
                 recorder = run(objective, dataset, seed, args.iterations, args.evals, group, out, extra)

@@ -30,7 +30,7 @@ from gan_lightning.metrics import SampleMetrics
 from gan_lightning.runs import reference_cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-OBJECTIVES = ["gan", "nsgan", "wgan", "wgangp"]
+OBJECTIVES = ["gan", "nsgan", "wgan", "wgangp", "hinge", "lsgan", "rpgan"]
 DATASETS = ["gaussian", "ring8", "grid25", "stackedmnist", "mnist"]
 # The columns of the table, per data set, in order; the first is the headline.
 COLUMNS = {"gaussian": ["w1", "ks", "std_err", "precision", "recall"],
@@ -174,6 +174,9 @@ def main(argv=None):
     for dataset in [] if args.table_only else args.datasets:
         for seed in args.seeds:
             for objective in args.objectives + ([] if args.no_plain else ["plain"]):
+                if objective != "plain" and not (ROOT / "configs" / f"{objective}_{dataset}.yaml").is_file():
+                    print(f"== {objective} on {dataset}: no configs/{objective}_{dataset}.yaml, skipped", flush=True)
+                    continue
                 print(f"== {objective} on {dataset}, seed {seed}", flush=True)
                 result = (plain_run(dataset, seed, args.seconds, group, out, extra) if objective == "plain" else
                           framework_run(objective, dataset, seed, args.seconds, group, out, extra))

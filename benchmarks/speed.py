@@ -37,7 +37,7 @@ class PlainLoop:
         (self.opt_g, self.opt_d), _ = self.objective.configure_optimizers()
         self.datamodule, self.device = datamodule, device
         self.batches = iter(datamodule.train_dataloader())
-        self.iterations = 0
+        self.iterations, self.critic_steps = 0, 0
 
     def next_batch(self):
         try:
@@ -56,23 +56,22 @@ class PlainLoop:
         for i, real in enumerate(reals):
             with torch.set_grad_enabled(i == len(reals) - 1):
                 fake = self.generator(self.noise(len(real)))
-            d_fake = fake.detach()
-            terms = self.objective.discriminator_loss(real, d_fake, self.discriminator(real), self.discriminator(d_fake))
+            # The objective's loss terms and regularizers, as the framework's step computes them.
+            terms = self.objective.critic_loss(real, fake.detach(), self.critic_steps)
+            self.critic_steps += 1
             self.opt_d.zero_grad(set_to_none=True)
             terms["d_loss"].backward()
             self.opt_d.step()
             self.objective.after_discriminator_step()
         self.discriminator.requires_grad_(False)
-        loss = self.objective.generator_loss(self.discriminator(fake))
+        loss = self.objective.generator_loss(self.discriminator(fake), real)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
         self.discriminator.requires_grad_(True)
-        if self.objective.generator_ema is not None:  # the same work as the framework's EMA
-            self.iterations += 1
-            decay = min(self.objective.hparams.ema_decay, self.iterations / (9 + self.iterations))
-            with torch.no_grad():
-                torch._foreach_lerp_(list(self.objective.generator_ema.parameters()), list(self.generator.parameters()), 1 - decay)
+        self.objective.update_ema()  # the framework's own EMA update, buffers included
+        self.objective.iteration += 1
+        self.iterations += 1
 
 
 def sync(device):

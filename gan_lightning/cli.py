@@ -84,46 +84,25 @@ class GANCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config  # run=False: no subcommand
         root = Path(config.trainer.default_root_dir or "runs")
-        ckpt_path = config.get("ckpt_path")
-        if ckpt_path == "last":
-            ckpt_path = config.ckpt_path = str(newest_last_checkpoint(root))
-        if ckpt_path is not None and not Path(ckpt_path).is_file():
-            raise ConfigError(f"--ckpt_path: no checkpoint file at {ckpt_path}")
-        if os.environ.get(RUN_DIR_VARIABLE) and int(os.environ.get("LOCAL_RANK", 0)) > 0:
-            run_dir = Path(os.environ[RUN_DIR_VARIABLE])  # a DDP worker: use the folder its launcher chose
-        elif ckpt_path is not None and self.subcommand == "fit" and Path(ckpt_path).parent.name == "checkpoints":
-            run_dir = Path(ckpt_path).resolve().parent.parent  # resuming: keep writing into that run
-        else:
-            run_dir = self.new_run_dir(root, config)
-        self.use_ddp_that_fits_gans(config)
-        run_dir = run_dir.resolve()  # absolute: a W&B service shared with another process has another cwd
+        ckpt_path = resolve_checkpoint_path(config, root)
+        run_dir = self.choose_run_dir(config, root, ckpt_path).resolve()  # absolute: a shared W&B service has another cwd
+        self.replace_plain_ddp_with_find_unused(config)
         config.trainer.default_root_dir = str(run_dir)
         if config.checkpoint.dirpath is None:
             config.checkpoint.dirpath = str(run_dir / "checkpoints")
-        if config.trainer.logger in (None, True):
-            config.trainer.logger = {"class_path": "lightning.pytorch.loggers.WandbLogger", "init_args": {}}
-        loggers = config.trainer.logger if isinstance(config.trainer.logger, list) else [config.trainer.logger]
-        for logger in loggers:
-            if not logger or isinstance(logger, bool):
-                continue
-            init = logger.init_args if hasattr(logger, "init_args") else logger.setdefault("init_args", {})
-            set_default = (lambda k, v: init.__setitem__(k, v) if init.get(k) in (None, "") else None)
-            if init.get("save_dir") in (None, "", ".", str(root)):
-                init["save_dir"] = str(run_dir)  # a logger pointed at the root writes into the run folder
-            if logger["class_path"].endswith("WandbLogger"):
-                set_default("project", config.wandb_project)
-                set_default("name", run_dir.name)
-                set_default("id", run_dir.name)  # the same W&B run continues when this run resumes
-                init["resume"] = init.get("resume") or "allow"
-                if init.get("offline") is None or init.get("offline") is False:
-                    if os.environ.get("WANDB_MODE") not in ("online", "offline", "disabled") and not wandb_has_credentials():
-                        init["offline"] = True
-                        rank_zero_info(f"W&B: no credentials found, logging offline under {run_dir}/wandb "
-                                       f"(sync later with: wandb sync {run_dir}/wandb/offline-run-*)")
+        self.wandb_offline = fill_logger_defaults(config, root, run_dir)
         self.run_dir = run_dir
         # Lightning's DDP launcher starts the other ranks with this environment: they must not
         # pick a folder of their own (another second on the clock, or a "-1" suffix).
         os.environ[RUN_DIR_VARIABLE] = str(run_dir)
+
+    def choose_run_dir(self, config, root: Path, ckpt_path: str | None) -> Path:
+        """The run's folder: the launcher's for a DDP worker, the checkpoint's when resuming, else a new one."""
+        if os.environ.get(RUN_DIR_VARIABLE) and int(os.environ.get("LOCAL_RANK", 0)) > 0:
+            return Path(os.environ[RUN_DIR_VARIABLE])
+        if ckpt_path is not None and self.subcommand == "fit" and Path(ckpt_path).parent.name == "checkpoints":
+            return Path(ckpt_path).resolve().parent.parent
+        return self.new_run_dir(root, config)
 
     @staticmethod
     def new_run_dir(root: Path, config) -> Path:
@@ -146,7 +125,7 @@ class GANCLI(LightningCLI):
         return run_dir
 
     @staticmethod
-    def use_ddp_that_fits_gans(config) -> None:
+    def replace_plain_ddp_with_find_unused(config) -> None:
         """Plain ``ddp`` refuses a module whose D and G are updated by separate backward passes
         ("parameters that were not used in producing the loss"); the find-unused variant is right."""
         trainer = config.trainer
@@ -172,11 +151,51 @@ class GANCLI(LightningCLI):
             if isinstance(logger, WandbLogger):
                 run_dir = Path(logger.experiment.dir).parent
                 lines.append(f"  W&B run: {run_dir}")
-                if logger.experiment.settings._offline:
+                if self.wandb_offline:
                     lines.append(f"  sync it with: wandb sync {run_dir}")
         lines.append(f"  sample: python -m gan_lightning sample --ckpt_path {checkpoint.dirpath}/last.ckpt "
                      "--num_samples 1000 --output samples.png")
         print("\n".join(lines))
+
+
+def resolve_checkpoint_path(config, root: Path) -> str | None:
+    """``--ckpt_path`` as a file path (``last``: the newest run's ``last.ckpt``); stops when it names no file."""
+    ckpt_path = config.get("ckpt_path")
+    if ckpt_path == "last":
+        ckpt_path = config.ckpt_path = str(newest_last_checkpoint(root))
+    if ckpt_path is not None and not Path(ckpt_path).is_file():
+        raise ConfigError(f"--ckpt_path: no checkpoint file at {ckpt_path}")
+    return ckpt_path
+
+
+def fill_logger_defaults(config, root: Path, run_dir: Path) -> bool:
+    """Points the loggers into ``run_dir`` (W&B by default, named and resumable by the run folder's name).
+
+    Returns whether W&B was switched offline here: no credentials and no ``WANDB_MODE``.
+    """
+    if config.trainer.logger in (None, True):
+        config.trainer.logger = {"class_path": "lightning.pytorch.loggers.WandbLogger", "init_args": {}}
+    loggers = config.trainer.logger if isinstance(config.trainer.logger, list) else [config.trainer.logger]
+    offline = False
+    for logger in loggers:
+        if not logger or isinstance(logger, bool):
+            continue
+        init = logger.init_args if hasattr(logger, "init_args") else logger.setdefault("init_args", {})
+        if init.get("save_dir") in (None, "", ".", str(root)):
+            init["save_dir"] = str(run_dir)  # a logger pointed at the root writes into the run folder
+        if not logger["class_path"].endswith("WandbLogger"):
+            continue
+        for key, value in [("project", config.wandb_project), ("name", run_dir.name), ("id", run_dir.name)]:
+            if init.get(key) in (None, ""):
+                init[key] = value  # the id: the same W&B run continues when this run resumes
+        init["resume"] = init.get("resume") or "allow"
+        if init.get("offline") is True:
+            offline = True
+        elif os.environ.get("WANDB_MODE") not in ("online", "offline", "disabled") and not wandb_has_credentials():
+            init["offline"] = offline = True
+            rank_zero_info(f"W&B: no credentials found, logging offline under {run_dir}/wandb "
+                           f"(sync later with: wandb sync {run_dir}/wandb/offline-run-*)")
+    return offline or os.environ.get("WANDB_MODE") == "offline"
 
 
 def parse_error_line(message: str) -> str:

@@ -70,3 +70,46 @@ def clip_weights(module: nn.Module, clip_value: float) -> None:
     """Arjovsky et al. 2017: clamp every parameter of the critic to [-c, c] after its step."""
     for p in module.parameters():
         p.clamp_(-clip_value, clip_value)
+
+
+def hinge_discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """Lim & Ye 2017; Miyato et al. 2018: E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))].
+
+    >>> float(hinge_discriminator_loss(torch.tensor([2.0, 0.5]), torch.tensor([-3.0, 0.0])))
+    0.75
+    """
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def hinge_generator_loss(fake_logits: Tensor) -> Tensor:
+    """Lim & Ye 2017; Miyato et al. 2018: G maximizes E[D(G(z))]."""
+    return -fake_logits.mean()
+
+
+def least_squares_discriminator_loss(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """Mao et al. 2017 (targets a = 0 for fakes, b = 1 for reals): 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2].
+
+    >>> float(least_squares_discriminator_loss(torch.tensor([1.0, 3.0]), torch.tensor([2.0, 0.0])))
+    2.0
+    """
+    return 0.5 * ((real_scores - 1) ** 2).mean() + 0.5 * (fake_scores ** 2).mean()
+
+
+def least_squares_generator_loss(fake_scores: Tensor) -> Tensor:
+    """Mao et al. 2017 (target c = 1): 1/2 E[(D(G(z)) - 1)^2]."""
+    return 0.5 * ((fake_scores - 1) ** 2).mean()
+
+
+def relativistic_discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """Relativistic pairing (Jolicoeur-Martineau 2018; R3GAN, Huang et al. 2024): E[softplus(D(G(z)) - D(x))],
+    each real paired with the fake of the same index.
+
+    >>> round(float(relativistic_discriminator_loss(torch.tensor([0.0]), torch.tensor([0.0]))), 4)  # log 2
+    0.6931
+    """
+    return F.softplus(fake_logits - real_logits).mean()
+
+
+def relativistic_generator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """Relativistic pairing, the generator's side: E[softplus(D(x) - D(G(z)))]."""
+    return F.softplus(real_logits - fake_logits).mean()

@@ -20,8 +20,8 @@ def plot_samples(fake: Tensor, real: Tensor | None = None, max_dims: int = 6):
         ax.legend(loc="upper right", markerscale=3)
         ax.set_aspect("equal")
         return fig, [ax]
-    shown = min(d, max_dims)
-    fig, axes = plt.subplots(1, shown, figsize=(4 * shown, 3.2), squeeze=False)
+    drawn = min(d, max_dims)
+    fig, axes = plt.subplots(1, drawn, figsize=(4 * drawn, 3.2), squeeze=False)
     for j, ax in enumerate(axes[0]):
         lo, hi = (torch.cat([fake[:, j], real[:, j]]) if real is not None else fake[:, j]).aminmax()
         bins = torch.linspace(float(lo), float(hi) + 1e-6, 50).numpy()
@@ -31,8 +31,8 @@ def plot_samples(fake: Tensor, real: Tensor | None = None, max_dims: int = 6):
         ax.set_title(f"dimension {j}" if d > 1 else "")
         ax.set_xlabel("x")
     axes[0][0].legend()
-    if d > shown:
-        fig.suptitle(f"first {shown} of {d} dimensions")
+    if d > drawn:
+        fig.suptitle(f"first {drawn} of {d} dimensions")
     return fig, list(axes[0])
 
 

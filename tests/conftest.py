@@ -1,11 +1,6 @@
-import os
-import sys
-from pathlib import Path
+"""Fixtures every test gets; shared helpers live in helpers.py."""
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ROOT / "configs"
 
 
 @pytest.fixture(autouse=True)
@@ -21,17 +16,3 @@ def no_wandb_credentials(monkeypatch, tmp_path_factory):
     import wandb
 
     wandb.finish()  # a run left open would be reused by the next test's WandbLogger
-
-
-def run_cli(args: list[str], cwd: Path, timeout: float = 300, check: bool = True):
-    """Runs ``python -m gan_lightning ARGS`` in a subprocess, as a user would."""
-    import subprocess
-
-    # WANDB_SERVICE would hand the child to this process's W&B service, if a test started one.
-    env = {k: v for k, v in os.environ.items() if k not in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_SERVICE")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests"), env.get("PYTHONPATH", "")])  # test-made feature nets
-    result = subprocess.run([sys.executable, "-m", "gan_lightning", *args], cwd=cwd, env=env,
-                            capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"exit {result.returncode}\nSTDOUT:\n{result.stdout[-3000:]}\nSTDERR:\n{result.stderr[-5000:]}")
-    return result

@@ -1,7 +1,7 @@
-"""WGAN-GP on N processes with per-rank batch B, fed slices of the same data and noise as one
-process with batch N*B: the script behind test_ddp.py's equivalence test.
+"""WGAN-GP (or the Wasserstein loss with R1) on N processes with per-rank batch B, fed slices of the
+same data and noise as one process with batch N*B: the script behind test_ddp.py's equivalence tests.
 
-    python tests/ddp_equivalence.py DEVICES BATCH_PER_RANK OUTPUT.pt
+    python tests/ddp_equivalence.py DEVICES BATCH_PER_RANK OUTPUT.pt [gp|r1]
 """
 
 import sys
@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from gan_lightning import losses
 from gan_lightning.models import WGANGP
 from gan_lightning.networks import MLPDiscriminator, MLPGenerator
+from gan_lightning.regularizers import R1, GradientPenalty
 
 GLOBAL_BATCH, N_CRITIC, ITERATIONS, LATENT = 16, 2, 12, 4
 
@@ -53,18 +54,26 @@ class SharedNoiseWGANGP(WGANGP):
             return super().noise(n, generator)
         return self.shared((GLOBAL_BATCH, LATENT))
 
-    def discriminator_loss(self, real, fake, real_out, fake_out):
-        w_loss = losses.wasserstein_critic_loss(real_out, fake_out)
-        gp = losses.gradient_penalty(self.discriminator, real, fake, alpha=self.shared((GLOBAL_BATCH,), uniform=True))
-        return {"d_loss": w_loss + self.gp_weight * gp, "gp": gp.detach()}
 
 
-def main(devices, batch_per_rank, output):
+class SharedAlphaPenalty(GradientPenalty):
+    """The gradient penalty with interpolation weights drawn globally, each rank taking its slice."""
+
+    def __init__(self, model):
+        super().__init__(weight=10.0)
+        self.model = model
+
+    def penalty(self, critic, real, fake, real_out, fake_out):
+        return losses.gradient_penalty(critic, real, fake, alpha=self.model.shared((GLOBAL_BATCH,), uniform=True))
+
+
+def main(devices, batch_per_rank, output, regularizer="gp"):
     assert int(devices) * int(batch_per_rank) == GLOBAL_BATCH
     L.seed_everything(0)
     model = SharedNoiseWGANGP(MLPGenerator(LATENT, [1], [16, 16]), MLPDiscriminator([1], [16, 16]), n_critic=N_CRITIC,
                               optimizer_g=lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.0, 0.9)),
                               optimizer_d=lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.0, 0.9)))
+    model.regularizers = [SharedAlphaPenalty(model) if regularizer == "gp" else R1(gamma=1.0)]
     init = {k: v.clone() for k, v in model.state_dict().items()}
     trainer = L.Trainer(accelerator="cpu", devices=int(devices), strategy="ddp_find_unused_parameters_true",
                         max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,

@@ -1,11 +1,30 @@
-"""Networks and callbacks that tests plug into real runs by class_path, and stand-ins for metrics tests."""
+"""What tests share: paths, running the CLI in a subprocess, networks and callbacks they plug into real runs by
+class_path, and stand-ins for metrics tests."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import torch
 from lightning.pytorch import Callback
 
 from gan_lightning.networks import MLPDiscriminator
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "configs"
+
+
+def run_cli(args: list[str], cwd: Path, timeout: float = 300, check: bool = True):
+    """Runs ``python -m gan_lightning ARGS`` in a subprocess, as a user would."""
+    # WANDB_SERVICE would hand the child to this process's W&B service, if a test started one.
+    env = {k: v for k, v in os.environ.items() if k not in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_SERVICE")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests"), env.get("PYTHONPATH", "")])  # test-made feature nets
+    result = subprocess.run([sys.executable, "-m", "gan_lightning", *args], cwd=cwd, env=env,
+                            capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}\nSTDOUT:\n{result.stdout[-3000:]}\nSTDERR:\n{result.stderr[-5000:]}")
+    return result
 
 
 class NaNDiscriminator(MLPDiscriminator):

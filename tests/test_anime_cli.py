@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import CONFIGS, run_cli
+from helpers import CONFIGS, run_cli
 from gan_lightning.cli import GANCLI
 from images import write_faces
 from wandb_offline import read_run

@@ -6,7 +6,7 @@ import torch
 import yaml
 from lightning.pytorch import Callback
 
-from conftest import CONFIGS, run_cli
+from helpers import CONFIGS, run_cli
 from gan_lightning.cli import GANCLI, main
 from wandb_offline import read_run
 
@@ -137,3 +137,43 @@ def test_sample_with_a_missing_checkpoint_says_so(capsys):
         main(["sample", "--ckpt_path", "missing.ckpt", "--output", "x.pt"])
     assert exit.value.code == 2
     assert "gan_lightning: error: --ckpt_path: no checkpoint file at missing.ckpt" in capsys.readouterr().err
+
+
+def test_fill_logger_defaults_points_loggers_into_the_run_and_decides_wandb_offline(tmp_path, monkeypatch):
+    from jsonargparse import Namespace
+
+    from gan_lightning.cli import fill_logger_defaults
+
+    root, run = tmp_path / "runs", tmp_path / "runs" / "r1"
+    config = Namespace(trainer=Namespace(logger=None), wandb_project="proj")
+    assert fill_logger_defaults(config, root, run) is True  # no credentials here: offline, decided here
+    init = config.trainer.logger["init_args"]
+    assert config.trainer.logger["class_path"] == "lightning.pytorch.loggers.WandbLogger"
+    assert init == {"save_dir": str(run), "project": "proj", "name": "r1", "id": "r1", "resume": "allow", "offline": True}
+    csv = Namespace(trainer=Namespace(logger=[{"class_path": "lightning.pytorch.loggers.CSVLogger",
+                                               "init_args": {"save_dir": str(root)}}]), wandb_project="proj")
+    assert fill_logger_defaults(csv, root, run) is False
+    assert csv.trainer.logger[0]["init_args"]["save_dir"] == str(run)
+    monkeypatch.setenv("WANDB_MODE", "online")
+    online = Namespace(trainer=Namespace(logger=True), wandb_project="proj")
+    assert fill_logger_defaults(online, root, run) is False and "offline" not in online.trainer.logger["init_args"]
+
+
+def test_resolve_checkpoint_path_finds_the_newest_last_and_refuses_a_missing_file(tmp_path):
+    from jsonargparse import Namespace
+
+    from gan_lightning.cli import resolve_checkpoint_path
+    from gan_lightning.errors import ConfigError
+
+    for name in ("old", "new"):
+        (tmp_path / name / "checkpoints").mkdir(parents=True)
+        (tmp_path / name / "checkpoints" / "last.ckpt").write_bytes(b"x")
+        import time
+
+        time.sleep(0.01)
+    config = Namespace(ckpt_path="last")
+    assert resolve_checkpoint_path(config, tmp_path) == str(tmp_path / "new" / "checkpoints" / "last.ckpt")
+    assert config.ckpt_path.endswith("new/checkpoints/last.ckpt")
+    assert resolve_checkpoint_path(Namespace(ckpt_path=None), tmp_path) is None
+    with pytest.raises(ConfigError, match="no checkpoint file at nowhere.ckpt"):
+        resolve_checkpoint_path(Namespace(ckpt_path="nowhere.ckpt"), tmp_path)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import CONFIGS
+from helpers import CONFIGS
 from gan_lightning.cli import GANCLI
 from images import write_faces, write_real_mnist
 

@@ -14,7 +14,7 @@ from gan_lightning.cli import main
 from gan_lightning.data import AnimeFacesDataModule, ImageFolderDataModule
 from gan_lightning.errors import ConfigError
 from images import write_faces
-from conftest import CONFIGS
+from helpers import CONFIGS
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from conftest import CONFIGS, ROOT, run_cli
+from helpers import CONFIGS, ROOT, run_cli
 from gan_lightning.metrics import SampleMetrics
 from helpers import FixedReference, ReplayGenerator
 from images import SmallFeatures, digit_images
@@ -43,12 +43,14 @@ def test_plain_ddp_spelling_trains_every_objective_with_equal_ranks(objective, t
     assert (run / "checkpoints" / "last.ckpt").is_file()
 
 
-def test_wgangp_on_two_processes_equals_one_process_with_the_global_batch(tmp_path):
+@pytest.mark.parametrize("regularizer", ["gp", "r1"])
+def test_penalized_critic_on_two_processes_equals_one_process_with_the_global_batch(regularizer, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
     env.pop("WANDB_SERVICE", None)
     for devices, batch, name in [(2, 8, "two.pt"), (1, 16, "one.pt")]:
         subprocess.run([sys.executable, str(ROOT / "tests" / "ddp_equivalence.py"), str(devices), str(batch),
-                        str(tmp_path / name)], cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
+                        str(tmp_path / name), regularizer], cwd=tmp_path, env=env, check=True, capture_output=True,
+                       timeout=300)
     two, one = torch.load(tmp_path / "two.pt"), torch.load(tmp_path / "one.pt")
     networks = [k for k in one["final"] if k.startswith(("generator.", "discriminator."))]
     for key in networks:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import CONFIGS, run_cli
+from helpers import CONFIGS, run_cli
 from gan_lightning.metrics import MNISTFeatures
 from images import write_faces, write_real_mnist
 from wandb_offline import read_run

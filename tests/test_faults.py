@@ -14,7 +14,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 
-from conftest import CONFIGS, ROOT
+from helpers import CONFIGS, ROOT
 from gan_lightning import losses
 from gan_lightning.cli import main
 from gan_lightning.data import GaussianDataModule

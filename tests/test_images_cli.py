@@ -4,7 +4,7 @@ import lightning as L
 import pytest
 import torch
 
-from conftest import CONFIGS, run_cli
+from helpers import CONFIGS, run_cli
 from gan_lightning.cli import GANCLI
 from gan_lightning.data import MNISTDataModule
 from gan_lightning.metrics import SampleMetrics

@@ -1,3 +1,5 @@
+import math
+
 import torch
 from torch import nn
 from torch.testing import assert_close
@@ -60,3 +62,22 @@ def test_clip_weights():
     # Values beyond the bound are clamped to it, values inside it stay exactly as they were.
     assert_close(net.weight.detach(), torch.tensor([[-0.01, 0.005], [0.01, -0.004]]), rtol=0, atol=0)
     assert_close(net.bias.detach(), torch.tensor([0.0, 0.01]), rtol=0, atol=0)
+
+
+def test_hinge_least_squares_and_relativistic_losses_against_hand_computed_values():
+    real, fake = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([-3.0, 0.0, 1.5])
+    # Hinge: mean(relu(1 - real)) = (0 + 0.5 + 2) / 3; mean(relu(1 + fake)) = (0 + 1 + 2.5) / 3.
+    assert_close(losses.hinge_discriminator_loss(real, fake), torch.tensor(2.5 / 3 + 3.5 / 3))
+    assert_close(losses.hinge_generator_loss(fake), torch.tensor(-(-3.0 + 0.0 + 1.5) / 3))
+    # Least squares: 0.5 mean((real - 1)^2) + 0.5 mean(fake^2); G: 0.5 mean((fake - 1)^2).
+    assert_close(losses.least_squares_discriminator_loss(real, fake),
+                 torch.tensor(0.5 * (1 + 0.25 + 4) / 3 + 0.5 * (9 + 0 + 2.25) / 3))
+    assert_close(losses.least_squares_generator_loss(fake), torch.tensor(0.5 * (16 + 1 + 0.25) / 3))
+    # Relativistic pairing: softplus of the paired differences, log(1 + e^d).
+    d = fake - real  # -5, -0.5, 2.5
+    expected = sum(math.log1p(math.exp(v)) for v in d.tolist()) / 3
+    assert_close(losses.relativistic_discriminator_loss(real, fake), torch.tensor(expected))
+    expected_g = sum(math.log1p(math.exp(-v)) for v in d.tolist()) / 3
+    assert_close(losses.relativistic_generator_loss(real, fake), torch.tensor(expected_g))
+    big = torch.tensor([300.0])  # stays finite where exp overflows
+    assert_close(losses.relativistic_discriminator_loss(-big, big), torch.tensor(600.0))

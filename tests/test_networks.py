@@ -1,8 +1,9 @@
 import pytest
 import torch
+from torch.testing import assert_close
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.networks import MLPDiscriminator, MLPGenerator
+from gan_lightning.networks import AnimeCritic, DCGANDiscriminator, MLPDiscriminator, MLPGenerator
 
 
 def test_tutorial_networks_have_the_tutorials_shapes():
@@ -33,3 +34,31 @@ def test_image_shaped_mlp():
 def test_bad_network_settings_are_refused(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         MLPGenerator(**kwargs)
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: MLPDiscriminator(input_shape=[2], hidden=[64, 64], spectral_norm=True), (2,)),
+    (lambda: DCGANDiscriminator(image_size=28, channels=1, base_width=8, norm="none", spectral_norm=True), (1, 28, 28)),
+    (lambda: AnimeCritic(base_width=4, spectral_norm=True), (3, 64, 64)),
+], ids=["mlp", "dcgan", "anime"])
+def test_spectral_norm_holds_every_layers_top_singular_value_near_one(make, shape, tmp_path):
+    net = make()
+    layers = [m for m in net.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
+    assert layers and all(hasattr(m, "parametrizations") for m in layers)
+    with torch.no_grad():
+        for m in layers:
+            m.parametrizations.weight.original.mul_(50)  # the raw scale must not matter after normalization
+    net.train()
+    for _ in range(30):  # power iterations run in training-mode forward passes
+        net(torch.randn(4, *shape))
+    net.eval()
+    for m in layers:
+        sigma = torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2)
+        assert 0.9 < float(sigma) < 1.1, (m, float(sigma))
+    # Checkpoints keep the parametrization: a fresh network loads the state and computes the same output.
+    torch.save(net.state_dict(), tmp_path / "d.pt")
+    again = make()
+    again.load_state_dict(torch.load(tmp_path / "d.pt"))
+    again.eval()
+    x = torch.randn(3, *shape)
+    assert_close(again(x), net(x))

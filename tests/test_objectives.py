@@ -6,7 +6,8 @@ import torch
 
 from gan_lightning.data import GaussianDataModule
 from gan_lightning.metrics import Wasserstein1D
-from gan_lightning.models import GAN, NSGAN, WGAN, WGANGP
+from gan_lightning.models import GAN, LSGAN, NSGAN, WGAN, WGANGP, Hinge, RpGAN
+from gan_lightning.regularizers import R1, R2
 from gan_lightning.networks import MLPDiscriminator, MLPGenerator
 
 
@@ -21,6 +22,10 @@ OBJECTIVES = {
     "WGAN": lambda g, d: WGAN(g, d, optimizer_g=lambda p: torch.optim.RMSprop(p, lr=5e-4),
                               optimizer_d=lambda p: torch.optim.RMSprop(p, lr=5e-4), clip_value=0.01),
     "WGANGP": lambda g, d: WGANGP(g, d, optimizer_g=adam(1e-3, 0.0), optimizer_d=adam(1e-3, 0.0), gp_weight=0.1),
+    "Hinge": lambda g, d: Hinge(g, d, optimizer_g=adam(1e-3, 0.5), optimizer_d=adam(1e-3, 0.5)),
+    "LSGAN": lambda g, d: LSGAN(g, d, optimizer_g=adam(1e-3, 0.5), optimizer_d=adam(1e-3, 0.5)),
+    "RpGAN": lambda g, d: RpGAN(g, d, optimizer_g=adam(1e-3, 0.5), optimizer_d=adam(1e-3, 0.5),
+                                regularizers=[R1(gamma=0.1), R2(gamma=0.1)]),
 }
 
 
@@ -81,15 +86,15 @@ def test_d_and_g_each_change_only_on_their_own_update(name):
 
     def checked(cls):
         class Checked(cls):
-            def discriminator_update(self, real, fake, opt):
+            def discriminator_update(self, real, fake, opt, critic_step):
                 g0, d0 = snapshot(self.generator), snapshot(self.discriminator)
-                out = super().discriminator_update(real, fake, opt)
+                out = super().discriminator_update(real, fake, opt, critic_step)
                 events.append(("D", same(g0, snapshot(self.generator)), same(d0, snapshot(self.discriminator))))
                 return out
 
-            def generator_update(self, fake, opt):
+            def generator_update(self, fake, real, opt):
                 g0, d0 = snapshot(self.generator), snapshot(self.discriminator)
-                out = super().generator_update(fake, opt)
+                out = super().generator_update(fake, real, opt)
                 events.append(("G", same(g0, snapshot(self.generator)), same(d0, snapshot(self.discriminator))))
                 return out
         return Checked

@@ -25,7 +25,7 @@ class TensorRows(Dataset):
         return self.data[indices]
 
 
-def keep_batch(batch: Tensor) -> Tensor:
+def already_collated(batch: Tensor) -> Tensor:
     """``collate_fn`` for ``TensorRows``: the batch is already one tensor."""
     return batch
 

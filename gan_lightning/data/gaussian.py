@@ -9,7 +9,7 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
-from gan_lightning.data.batching import ResumableLoader, TensorRows, keep_batch
+from gan_lightning.data.batching import ResumableLoader, TensorRows, already_collated
 from gan_lightning.errors import ConfigError
 
 
@@ -110,7 +110,7 @@ class GaussianDataModule(LightningDataModule):
         return ResumableLoader(self.train_stream, batch_size=None, generator=self.loader_generator)
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(TensorRows(self.val_data), batch_size=self.batch_size, collate_fn=keep_batch,
+        return DataLoader(TensorRows(self.val_data), batch_size=self.batch_size, collate_fn=already_collated,
                           generator=self.loader_generator)
 
     def state_dict(self) -> dict:

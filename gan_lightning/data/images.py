@@ -9,7 +9,7 @@ from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from gan_lightning.data.batching import ResumableLoader, TensorRows, keep_batch
+from gan_lightning.data.batching import ResumableLoader, TensorRows, already_collated
 from gan_lightning.errors import ConfigError
 
 
@@ -75,7 +75,7 @@ class InMemoryImageDataModule(LightningDataModule):
         # the global random state, which training draws noise from, is never touched by the data.
         loader = ResumableLoader if train else DataLoader
         return loader(TensorRows(images), batch_size=batch_size, shuffle=train, drop_last=train,
-                          collate_fn=keep_batch, num_workers=self.num_workers,
+                          collate_fn=already_collated, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0, generator=self.loader_generator)
 
     def state_dict(self) -> dict:

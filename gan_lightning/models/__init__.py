@@ -1,4 +1,4 @@
 from gan_lightning.models.base import GANModule
-from gan_lightning.models.objectives import GAN, NSGAN, WGAN, WGANGP
+from gan_lightning.models.objectives import GAN, LSGAN, NSGAN, WGAN, WGANGP, Hinge, RpGAN
 
-__all__ = ["GANModule", "GAN", "NSGAN", "WGAN", "WGANGP"]
+__all__ = ["GANModule", "GAN", "NSGAN", "WGAN", "WGANGP", "Hinge", "LSGAN", "RpGAN"]

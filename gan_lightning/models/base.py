@@ -6,23 +6,26 @@ and ``epoch_length`` all count iterations. (Lightning's ``max_steps`` counts opt
 ``n_critic + 1`` per iteration, which is why the configs budget with ``max_epochs``.)
 
 A subclass says only what differs: its loss terms (``discriminator_loss``,
-``generator_loss``), a constraint after the critic step, and its default optimizer.
+``generator_loss``), a constraint after the critic step, and its default optimizer. Penalties on
+the critic's input gradients (R1, R2, the gradient penalty) are ``regularizers``, given by config
+and composable with any objective.
 """
 
 import copy
-import random
 from pathlib import Path
 from typing import Iterator, Literal, Optional
 
-import numpy as np
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from torch import Tensor, nn
 
+from gan_lightning.augment import DiffAugment
 from gan_lightning.errors import ConfigError, TrainingDiverged
 from gan_lightning.metrics.suite import SampleMetrics
+from gan_lightning.random_state import rng_states, set_rng_states
+from gan_lightning.regularizers import Regularizer
 from gan_lightning.runs import reference_cache_dir
 
 HEADLINE_METRICS = {"val/w1", "val/fid", "val/modes", "val/classes"}  # the rest stays off the progress bar
@@ -49,6 +52,10 @@ class GANModule(LightningModule):
             validation and sampling (0 turns it off).
         num_fixed_samples: size of the fixed noise batch that plots and grids use.
         seed: seed of the fixed noise and of the validation noise.
+        augment: differentiable augmentation (``gan_lightning.augment.DiffAugment``) of every image
+            the discriminator sees, real and generated, in both updates; ``None``: off.
+        regularizers: penalties added to the critic's loss (``gan_lightning.regularizers``: ``R1``,
+            ``R2``, ``GradientPenalty``), each at its own critic steps.
         metrics: quality metrics at each validation (``gan_lightning.metrics.SampleMetrics``): the
             feature network, sample counts, which metrics. ``None``: the defaults for vector data,
             none for images.
@@ -57,10 +64,9 @@ class GANModule(LightningModule):
             (not a critic whose gradient is penalized: compiled graphs have no double backward).
     """
 
-    #: Whether the discriminator's output is a logit (plots show sigmoid of it) or a critic score.
+    #: Part of the objective's interface: whether the discriminator's output is a logit (plots show
+    #: P(real) = sigmoid of it) or an unbounded critic score (plots show it as it is).
     outputs_logits = True
-    #: Whether the loss differentiates the critic's gradient (a penalty), which compiled code cannot.
-    penalizes_critic_gradient = False
 
     def __init__(
         self,
@@ -78,6 +84,8 @@ class GANModule(LightningModule):
         ema_decay: float = 0.0,
         num_fixed_samples: int = 64,
         seed: int = 0,
+        augment: Optional[DiffAugment] = None,
+        regularizers: Optional[list[Regularizer]] = None,
         metrics: Optional[SampleMetrics] = None,
         compile: bool = False,
         fid: Optional[SampleMetrics] = None,
@@ -98,7 +106,8 @@ class GANModule(LightningModule):
         # Built by LightningCLI, the hparams hold the networks' class_path/init_args, so a checkpoint
         # alone rebuilds the model; built in Python they are modules, which stay out of hparams.
         built_by_cli = _given_hyperparameters.get() is not None
-        self.save_hyperparameters(ignore=[] if built_by_cli else ["generator", "discriminator", "metrics", "fid"])
+        self.save_hyperparameters(ignore=[] if built_by_cli else ["generator", "discriminator", "augment",
+                                                                  "regularizers", "metrics", "fid"])
         self.automatic_optimization = False
         self.generator = generator
         self.discriminator = discriminator
@@ -106,6 +115,8 @@ class GANModule(LightningModule):
         self.optimizer_g, self.optimizer_d = optimizer_g, optimizer_d
         self.scheduler_g, self.scheduler_d = scheduler_g, scheduler_d
         self.n_critic = n_critic
+        self.regularizers = list(regularizers or [])
+        self.augment = augment
         self.latent_dim = generator.latent_dim
         self.iteration = 0  # training steps done; saved in checkpoints
         self.register_buffer("fixed_noise", self.noise(num_fixed_samples, torch.Generator().manual_seed(seed)))
@@ -123,7 +134,8 @@ class GANModule(LightningModule):
         """Loss terms of one discriminator update; ``d_loss`` is the one minimized, others are logged."""
         raise NotImplementedError
 
-    def generator_loss(self, fake_out: Tensor) -> Tensor:
+    def generator_loss(self, fake_out: Tensor, real: Tensor) -> Tensor:
+        """The generator's loss from D's outputs on its samples; ``real`` is there for relativistic losses."""
         raise NotImplementedError
 
     def after_discriminator_step(self) -> None:
@@ -189,11 +201,11 @@ class GANModule(LightningModule):
             keep_graph = train_g and i == len(reals) - 1
             with torch.set_grad_enabled(keep_graph):
                 fake = self.generator(self.noise(len(real)))
-            d_terms = self.discriminator_update(real, fake.detach(), opt_d)
+            d_terms = self.discriminator_update(real, fake.detach(), opt_d, self.iteration * self.n_critic + i)
 
         logs = {f"train/{k}": v.detach() for k, v in d_terms.items()}
         if train_g:
-            logs["train/g_loss"] = self.generator_update(fake, opt_g).detach()
+            logs["train/g_loss"] = self.generator_update(fake, real, opt_g).detach()
         self.stop_if_diverged(logs)
         if train_g:
             self.update_ema()
@@ -203,9 +215,9 @@ class GANModule(LightningModule):
         # Lightning sends metrics to the loggers every log_every_n_steps iterations; logging only
         # then spares the other iterations its per-call bookkeeping (measured by benchmarks/speed.py).
         if (self.iteration + 1) % self.trainer.log_every_n_steps == 0:
-            shown = {"train/d_loss", "train/g_loss"}
-            self.log_dict({k: v for k, v in logs.items() if k in shown}, prog_bar=True)
-            self.log_dict({k: v for k, v in logs.items() if k not in shown})
+            on_bar = {"train/d_loss", "train/g_loss"}
+            self.log_dict({k: v for k, v in logs.items() if k in on_bar}, prog_bar=True)
+            self.log_dict({k: v for k, v in logs.items() if k not in on_bar})
         self.iteration += 1
 
     def stop_if_diverged(self, logs: dict[str, Tensor]) -> None:
@@ -221,19 +233,40 @@ class GANModule(LightningModule):
         raise TrainingDiverged(f"{type(self).__name__} diverged at iteration {self.iteration}: {bad}. The last good "
                                f"checkpoint is {last}; resume from it with lower learning rates or gradient_clip_val")
 
-    def discriminator_update(self, real: Tensor, fake: Tensor, opt) -> dict[str, Tensor]:
-        real_out, fake_out = self.discriminator(real), self.discriminator(fake)
+    def critic(self, x: Tensor) -> Tensor:
+        """The discriminator's output ``[B]`` on ``x`` as the losses see it: after the augmentation, if any."""
+        return self.discriminator(self.augment(x) if self.augment is not None else x)
+
+    def critic_loss(self, real: Tensor, fake: Tensor, critic_step: int) -> dict[str, Tensor]:
+        """The objective's loss terms plus the regularizers active at ``critic_step``; ``d_loss`` is minimized.
+
+        Inputs a regularizer differentiates are marked before the one forward pass of each batch.
+        """
+        active = [r for r in self.regularizers if r.active(critic_step)]
+        if any(r.needs_real_grad for r in active):
+            real = real.detach().requires_grad_(True)
+        if any(r.needs_fake_grad for r in active):
+            fake = fake.detach().requires_grad_(True)
+        real_out, fake_out = self.critic(real), self.critic(fake)
         terms = self.discriminator_loss(real, fake, real_out, fake_out)
+        for regularizer in active:
+            weighted, value = regularizer.loss(self.discriminator, real, fake, real_out, fake_out)
+            terms["d_loss"] = terms["d_loss"] + weighted
+            terms[regularizer.name] = value.detach()
+        return {**terms, "d_real": real_out.detach().mean(), "d_fake": fake_out.detach().mean()}
+
+    def discriminator_update(self, real: Tensor, fake: Tensor, opt, critic_step: int) -> dict[str, Tensor]:
+        terms = self.critic_loss(real, fake, critic_step)
         opt.zero_grad(set_to_none=True)
         self.manual_backward(terms["d_loss"])
         self.clip_and_step(opt)
         self.after_discriminator_step()
-        return {**terms, "d_real": real_out.detach().mean(), "d_fake": fake_out.detach().mean()}
+        return terms
 
-    def generator_update(self, fake: Tensor, opt) -> Tensor:
+    def generator_update(self, fake: Tensor, real: Tensor, opt) -> Tensor:
         # Toggling freezes D's weights, so the backward pass computes no gradients for them.
         with self.toggled_optimizer(opt):
-            loss = self.generator_loss(self.discriminator(fake))
+            loss = self.generator_loss(self.critic(fake), real)
             opt.zero_grad(set_to_none=True)
             self.manual_backward(loss)
             self.clip_and_step(opt)
@@ -262,7 +295,7 @@ class GANModule(LightningModule):
         if self.hparams.get("compile") and stage == "fit" and not getattr(self, "_compiled", False):
             # forward, not the module: state_dict keys and checkpoints stay those of the plain networks.
             self.generator.forward = torch.compile(self.generator.forward)
-            if not self.penalizes_critic_gradient:
+            if not self.regularizers:  # a penalty differentiates the critic twice: compiled graphs cannot
                 self.discriminator.forward = torch.compile(self.discriminator.forward)
             self._compiled = True
         # The metrics' real reference is prepared only when validation will run, and at the start,
@@ -319,19 +352,3 @@ class GANModule(LightningModule):
         if states and len(states) == self.trainer.world_size:
             set_rng_states(states[self.global_rank])
 
-
-def rng_states() -> dict:
-    """The global random states a training step draws from: torch (CPU and CUDA), NumPy, Python."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    # Tensors and plain numbers only: Lightning loads checkpoints with torch.load(weights_only=True).
-    return {"torch": torch.get_rng_state(), "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
-            "python": random.getstate(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-
-
-def set_rng_states(states: dict) -> None:
-    torch.set_rng_state(states["torch"])
-    kind, keys, pos, has_gauss, gauss = states["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
-    random.setstate(states["python"])
-    if states["cuda"] and torch.cuda.is_available() and len(states["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(states["cuda"])

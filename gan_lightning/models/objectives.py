@@ -1,10 +1,13 @@
-"""The four GAN objectives. Each differs from the base loop only in its loss terms and constraint."""
+"""The GAN objectives. Each differs from the base loop only in its loss terms, constraint and defaults."""
+
+from typing import Optional
 
 import torch
 
 from gan_lightning import losses
 from gan_lightning.errors import ConfigError
 from gan_lightning.models.base import GANModule
+from gan_lightning.regularizers import GradientPenalty, Regularizer
 
 
 class GAN(GANModule):
@@ -13,14 +16,14 @@ class GAN(GANModule):
     def discriminator_loss(self, real, fake, real_out, fake_out):
         return {"d_loss": losses.minimax_discriminator_loss(real_out, fake_out)}
 
-    def generator_loss(self, fake_out):
+    def generator_loss(self, fake_out, real):
         return losses.minimax_generator_loss(fake_out)
 
 
 class NSGAN(GAN):
     """Non-saturating GAN (Goodfellow et al. 2014, sec. 3): G maximizes log D(G(z))."""
 
-    def generator_loss(self, fake_out):
+    def generator_loss(self, fake_out, real):
         return losses.nonsaturating_generator_loss(fake_out)
 
 
@@ -50,7 +53,7 @@ class WGAN(GANModule):
         loss = losses.wasserstein_critic_loss(real_out, fake_out)
         return {"d_loss": loss, "w_distance": -loss.detach()}
 
-    def generator_loss(self, fake_out):
+    def generator_loss(self, fake_out, real):
         return losses.wasserstein_generator_loss(fake_out)
 
     def after_discriminator_step(self):
@@ -58,7 +61,8 @@ class WGAN(GANModule):
 
 
 class WGANGP(GANModule):
-    """Wasserstein GAN with gradient penalty (Gulrajani et al. 2017).
+    """Wasserstein GAN with gradient penalty (Gulrajani et al. 2017): WGAN's loss, no clipping, and
+    the ``GradientPenalty`` regularizer with weight ``gp_weight`` ahead of any other regularizers.
 
     Args:
         gp_weight: lambda, the weight of the gradient penalty (10 in the paper).
@@ -66,13 +70,12 @@ class WGANGP(GANModule):
         **kwargs: the arguments of ``GANModule``.
     """
 
-    outputs_logits = False
-    penalizes_critic_gradient = True
-
-    def __init__(self, *args, gp_weight: float = 10.0, n_critic: int = 5, **kwargs):
+    def __init__(self, *args, gp_weight: float = 10.0, n_critic: int = 5, regularizers: Optional[list[Regularizer]] = None,
+                 **kwargs):
         if gp_weight < 0:
             raise ConfigError(f"WGANGP: gp_weight must be >= 0, got {gp_weight}")
-        super().__init__(*args, n_critic=n_critic, **kwargs)
+        super().__init__(*args, n_critic=n_critic, regularizers=[GradientPenalty(gp_weight), *(regularizers or [])],
+                         **kwargs)
         self.gp_weight = gp_weight
 
     @staticmethod
@@ -80,10 +83,59 @@ class WGANGP(GANModule):
         """Adam(1e-4, betas=(0, 0.9)), the paper's setting."""
         return torch.optim.Adam(params, lr=1e-4, betas=(0.0, 0.9))
 
-    def discriminator_loss(self, real, fake, real_out, fake_out):
-        w_loss = losses.wasserstein_critic_loss(real_out, fake_out)
-        gp = losses.gradient_penalty(self.discriminator, real, fake)
-        return {"d_loss": w_loss + self.gp_weight * gp, "gp": gp.detach(), "w_distance": -w_loss.detach()}
+    outputs_logits = False
+    # WGAN's loss terms; the penalty comes from the regularizer.
+    discriminator_loss = WGAN.discriminator_loss
+    generator_loss = WGAN.generator_loss
 
-    def generator_loss(self, fake_out):
-        return losses.wasserstein_generator_loss(fake_out)
+
+class Hinge(GANModule):
+    """Hinge loss (Lim & Ye 2017; Miyato et al. 2018, with spectral normalization): D minimizes
+    E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))], G maximizes E[D(G(z))]."""
+
+    outputs_logits = False  # a margin score, not a probability
+
+    @staticmethod
+    def default_optimizer(params):
+        """Adam(2e-4, betas=(0, 0.9)) as in Miyato et al. 2018."""
+        return torch.optim.Adam(params, lr=2e-4, betas=(0.0, 0.9))
+
+    def discriminator_loss(self, real, fake, real_out, fake_out):
+        return {"d_loss": losses.hinge_discriminator_loss(real_out, fake_out)}
+
+    def generator_loss(self, fake_out, real):
+        return losses.hinge_generator_loss(fake_out)
+
+
+class LSGAN(GANModule):
+    """Least-squares GAN (Mao et al. 2017): D regresses reals to 1 and fakes to 0, G pulls its samples to 1."""
+
+    outputs_logits = False  # a regression score around [0, 1]
+
+    def discriminator_loss(self, real, fake, real_out, fake_out):
+        return {"d_loss": losses.least_squares_discriminator_loss(real_out, fake_out)}
+
+    def generator_loss(self, fake_out, real):
+        return losses.least_squares_generator_loss(fake_out)
+
+
+class RpGAN(GANModule):
+    """Relativistic pairing GAN (Jolicoeur-Martineau 2018), the loss of R3GAN (Huang et al. 2024), which
+    pairs it with the R1 and R2 regularizers: D wants each real above its paired fake, G the reverse.
+
+    The generator's loss compares its samples with real ones, so the generator update runs D on
+    the real batch of the last critic step as well.
+    """
+
+    outputs_logits = False  # only differences of its outputs mean anything
+
+    @staticmethod
+    def default_optimizer(params):
+        """Adam(2e-4, betas=(0, 0.99)), R3GAN's betas."""
+        return torch.optim.Adam(params, lr=2e-4, betas=(0.0, 0.99))
+
+    def discriminator_loss(self, real, fake, real_out, fake_out):
+        return {"d_loss": losses.relativistic_discriminator_loss(real_out, fake_out)}
+
+    def generator_loss(self, fake_out, real):
+        return losses.relativistic_generator_loss(self.critic(real), fake_out)

@@ -11,6 +11,7 @@ from typing import Literal
 from torch import Tensor, nn
 
 from gan_lightning.networks.dcgan import dcgan_init, norm_layer
+from gan_lightning.networks.spectral import with_spectral_norm
 
 
 class AnimeGenerator(nn.Module):
@@ -45,9 +46,11 @@ class AnimeCritic(nn.Module):
     Args:
         base_width: channels of the first convolution (64 in the tutorial).
         norm: ``none`` (the tutorial, and right under a gradient penalty), ``layer`` or ``batch``.
+        spectral_norm: divide each layer's weight by its largest singular value (Miyato et al. 2018).
     """
 
-    def __init__(self, base_width: int = 64, norm: Literal["none", "layer", "batch"] = "none"):
+    def __init__(self, base_width: int = 64, norm: Literal["none", "layer", "batch"] = "none",
+                 spectral_norm: bool = False):
         super().__init__()
         widths = [base_width * 2 ** i for i in range(4)]
         layers = [nn.Conv2d(3, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
@@ -55,6 +58,8 @@ class AnimeCritic(nn.Module):
             layers += [nn.Conv2d(w_in, w_out, 4, 2, 1), norm_layer(norm, w_out), nn.LeakyReLU(0.2, True)]
         self.convs = nn.Sequential(*layers, nn.Flatten(), nn.Linear(widths[-1] * 4 * 4, 1))
         self.apply(dcgan_init)
+        if spectral_norm:
+            with_spectral_norm(self.convs)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-2:] != (64, 64):

@@ -10,6 +10,7 @@ from typing import Literal
 from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError
+from gan_lightning.networks.spectral import with_spectral_norm
 
 
 def upsampling_plan(image_size: int) -> tuple[int, int]:
@@ -80,10 +81,11 @@ class DCGANDiscriminator(nn.Module):
         channels: 1 or 3.
         base_width: channels of the first convolution.
         norm: ``batch`` (the paper; not under WGAN-GP), ``layer`` or ``none``.
+        spectral_norm: divide each layer's weight by its largest singular value (Miyato et al. 2018).
     """
 
     def __init__(self, image_size: int = 64, channels: int = 3, base_width: int = 64,
-                 norm: Literal["batch", "layer", "none"] = "batch"):
+                 norm: Literal["batch", "layer", "none"] = "batch", spectral_norm: bool = False):
         super().__init__()
         start, n = upsampling_plan(image_size)
         widths = [base_width * 2 ** i for i in range(n)]
@@ -93,6 +95,8 @@ class DCGANDiscriminator(nn.Module):
         layers += [nn.Conv2d(widths[-1], 1, start, 1, 0)]
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
+        if spectral_norm:
+            with_spectral_norm(self.net)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x).flatten()

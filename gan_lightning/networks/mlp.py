@@ -5,6 +5,7 @@ import math
 from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError
+from gan_lightning.networks.spectral import with_spectral_norm
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -82,6 +83,7 @@ class MLPDiscriminator(nn.Module):
         hidden: widths of the hidden layers, e.g. ``[8, 8, 8]``.
         activation: hidden activation.
         dropout: dropout after each hidden activation (the PyTorch MNIST tutorial uses 0.3).
+        spectral_norm: divide each layer's weight by its largest singular value (Miyato et al. 2018).
     """
 
     def __init__(
@@ -90,6 +92,7 @@ class MLPDiscriminator(nn.Module):
         hidden: list[int] = [32, 32],
         activation: str = "leaky_relu",
         dropout: float = 0.0,
+        spectral_norm: bool = False,
     ):
         super().__init__()
         _check_sizes(type(self).__name__, input_shape=input_shape, hidden=hidden)
@@ -97,6 +100,8 @@ class MLPDiscriminator(nn.Module):
             raise ConfigError(f"{type(self).__name__}: dropout must be in [0, 1), got {dropout}")
         self.input_shape = tuple(input_shape)
         self.net = nn.Sequential(*mlp([math.prod(self.input_shape), *hidden, 1], activation, dropout))
+        if spectral_norm:
+            with_spectral_norm(self.net)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x.flatten(1)).squeeze(1)

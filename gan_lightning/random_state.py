@@ -1,0 +1,23 @@
+"""The global random states a training step draws from, as checkpoint-safe values (exact resume)."""
+
+import random
+
+import numpy as np
+import torch
+
+
+def rng_states() -> dict:
+    """The global random states a training step draws from: torch (CPU and CUDA), NumPy, Python."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    # Tensors and plain numbers only: Lightning loads checkpoints with torch.load(weights_only=True).
+    return {"torch": torch.get_rng_state(), "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
+            "python": random.getstate(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def set_rng_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    kind, keys, pos, has_gauss, gauss = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    random.setstate(states["python"])
+    if states["cuda"] and torch.cuda.is_available() and len(states["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(states["cuda"])

@@ -1,0 +1,38 @@
+"""The private Lightning APIs gan_lightning still relies on, each checked so an upgrade that changes one
+fails here with a message naming it, instead of somewhere deep in a training run."""
+
+import inspect
+from contextvars import ContextVar
+
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI
+
+
+def parameters(function) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+def test_given_hyperparameters_context_variable_still_exists():
+    # models/base.py: tells a module built by LightningCLI (hparams hold the networks' class paths) from one built in Python.
+    from lightning.pytorch.core.mixins import hparams_mixin
+
+    assert isinstance(getattr(hparams_mixin, "_given_hyperparameters", None), ContextVar), (
+        "lightning changed hparams_mixin._given_hyperparameters: update GANModule.__init__'s built_by_cli check")
+
+
+def test_model_checkpoint_private_methods_gan_checkpoint_calls():
+    # callbacks/checkpoint.py: GANCheckpoint rewrites last.ckpt at every save point.
+    expected = {"_save_last_checkpoint": ["self", "trainer", "monitor_candidates"],
+                "_should_skip_saving_checkpoint": ["self", "trainer"],
+                "_should_save_on_train_epoch_end": ["self", "trainer"],
+                "_monitor_candidates": ["self", "trainer"]}
+    for name, params in expected.items():
+        method = getattr(ModelCheckpoint, name, None)
+        assert method is not None and parameters(method) == params, (
+            f"lightning changed ModelCheckpoint.{name}: update gan_lightning/callbacks/checkpoint.py")
+
+
+def test_lightning_cli_instantiate_trainer_hook():
+    # cli.py: GANCLI drops its checkpoint callback when --trainer.enable_checkpointing is false.
+    assert parameters(LightningCLI._instantiate_trainer) == ["self", "config", "callbacks"], (
+        "lightning changed LightningCLI._instantiate_trainer: update GANCLI._instantiate_trainer")
