@@ -22,7 +22,7 @@ def data_kind(name: str) -> str:
 def data_dirs(tmp_path_factory):
     root = tmp_path_factory.mktemp("config-data")
     write_real_mnist(root / "mnist")
-    write_faces(root / "faces", n=24)
+    write_faces(root / "faces", n=56)  # two WGAN steps take 2 x n_critic x 4 = 40 training images
     return root
 
 
@@ -39,7 +39,7 @@ def shrink(name: str, data_dirs) -> list[str]:
     else:
         args += ["--data.init_args.data_dir", str(data_dirs / "mnist"), "--data.init_args.download", "false",
                  "--data.init_args.val_size", "16", "--data.init_args.batch_size", "8"]
-        args += ["--data.init_args.train_size", "64"] if kind == "stackedmnist" else []
+        args += ["--data.init_args.train_size", "80"] if kind == "stackedmnist" else []  # 2 WGAN steps: 2 x 5 x 8
     if "tutorial" in name:
         return args + ["--model.init_args.generator.init_args.hidden", "[16, 16]",
                        "--model.init_args.discriminator.init_args.hidden", "[16, 16]"]

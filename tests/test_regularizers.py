@@ -80,7 +80,7 @@ def test_regularizers_are_logged_applied_lazily_and_use_one_forward_pass_per_bat
 
 
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
-@pytest.mark.parametrize("regularizers", [[R1(1.0)], [R2(1.0)], [GradientPenalty(1.0)]], ids=["r1", "r2", "gp"])
+@pytest.mark.parametrize("regularizers", [[R1(1.0)], [R2(1.0)]], ids=["r1", "r2"])  # GP: see test_objectives' WGANGP
 def test_training_with_each_regularizer_stays_finite_and_learns(regularizers, precision):
     L.seed_everything(0)
     model = RpGAN(MLPGenerator(latent_dim=4, hidden=[32, 32], activation="leaky_relu"), MLPDiscriminator(),
