@@ -1,45 +1,68 @@
-"""Objectives side by side: a matrix of objectives x datasets x seeds on one budget.
+"""Objectives side by side: every objective, with and without its regularizer, x datasets x seeds.
 
-    python benchmarks/compare.py --quick                 # 4 objectives x 3 seeds on 1-D Gaussian data, CPU
-    python benchmarks/compare.py --datasets mnist anime --iterations 20000 -- --trainer.accelerator gpu
+    python -m benchmarks.compare --datasets gaussian                  # 7 objectives x 3 seeds, as shipped
+    python -m benchmarks.compare --datasets ring8 grid25 --variants shipped toggled
+    python -m benchmarks.compare --datasets mnist --seconds 210 -- \\
+        --data.init_args.data_dir data/mnist5k --data.init_args.download false --data.init_args.val_size 500
 
-Every run is a W&B run in one group (offline without a login), so the W&B UI overlays them.
-Under --out it writes table.md (final and best metric, mean ± std over seeds, wall time,
-generator iterations, images/s), points.csv (every validation of every run) and plots of the
-metric against generator iterations and against wall time, one line per objective with a band
-(min to max over seeds). Arguments after `--` go to every run (e.g. data paths, precision).
+Each run trains `configs/<objective>_<dataset>.yaml` through the CLI's classes: by default for the
+budget the config itself sets (`--iterations` or `--seconds` override it), validating as the config
+says. Variants: `shipped` is the config as it is; `toggled` is the same config with its
+regularizers removed, or, when it has none, with R1 added (gamma from `R1_GAMMA`), so each
+objective is seen with and without its recommended regularizer.
+
+After training, the run's `last.ckpt` is loaded and measured once more on more samples than
+validation uses (`FINAL`): on the 1-D Gaussian, 10,000 generated against 10,000 held-out samples,
+W1 divided by the data's sigma. Every run is a W&B run in one group (offline without a login).
+Under `--out` it writes table.md (final and best values, mean with a 95% t-interval over seeds,
+and the ratio of the last validation to the best one: near 1 when training settles), runs.csv
+(one row a run), points.csv (every validation) and plots of the validation metric against
+generator iterations and wall time, one line per objective and variant with a min..max band.
+Arguments after `--` go to every run. `--table_only` rewrites table and plots from `--out`.
 """
 
 import argparse
 import csv
+import json
+import math
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+import yaml
 from lightning.pytorch import Callback
 
 from gan_lightning.cli import GANCLI
+from gan_lightning.metrics import SampleMetrics
+from gan_lightning.runs import reference_cache_dir
+from gan_lightning.sample import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
 OBJECTIVES = ["gan", "nsgan", "wgan", "wgangp", "hinge", "lsgan", "rpgan"]
-METRIC = {"gaussian": "val/w1", "mnist": "val/fid", "anime": "val/fid"}
+DATASETS = ["gaussian", "ring8", "grid25", "stackedmnist", "mnist"]
+# The validation metric each data set is judged by, and whether lower is better.
+METRIC = {"gaussian": ("val/w1", "min"), "ring8": ("val/modes", "max"), "grid25": ("val/modes", "max"),
+          "stackedmnist": ("val/modes", "max"), "mnist": ("val/fid", "min")}
+# The final measurement: generated samples, held-out reference size (None: the config's), columns shown.
+FINAL = {"gaussian": (10_000, 10_000, ["w1_sigma", "ks", "std_err"]),
+         "ring8": (None, None, ["modes", "high_quality", "mode_kl", "w1"]),
+         "grid25": (None, None, ["modes", "high_quality", "mode_kl", "w1"]),
+         "stackedmnist": (10_000, None, ["modes", "mode_kl", "fid"]),
+         "mnist": (None, None, ["fid", "classes", "class_kl", "precision", "recall"])}
+R1_GAMMA = {"gaussian": 0.1, "ring8": 0.1, "grid25": 0.1, "stackedmnist": 0.1, "mnist": 0.1}
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 
 
 class Recorder(Callback):
-    """Keeps (iteration, training wall time, images seen, metrics) at every validation."""
+    """Keeps (iteration, training wall time, metrics) at every validation."""
 
     def __init__(self):
         self.points, self.train_seconds, self._started = [], 0.0, None
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         self._started = time.perf_counter()
-        self.batch_size = len(batch)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         self.train_seconds += time.perf_counter() - self._started
@@ -48,78 +71,172 @@ class Recorder(Callback):
         if trainer.sanity_checking:
             return
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
-        self.points.append({"iteration": pl_module.iteration, "wall_s": self.train_seconds,
-                            "images": pl_module.iteration * getattr(self, "batch_size", 0), **metrics})
+        self.points.append({"iteration": pl_module.iteration, "wall_s": self.train_seconds, **metrics})
 
 
-def run(objective: str, dataset: str, seed: int, iterations: int, evals: int, group: str, out: Path, extra: list[str]):
+def variant_args(variant: str, config: Path, dataset: str) -> list[str]:
+    """The overrides of a variant; ``None`` when the variant is the shipped config itself."""
+    if variant == "shipped":
+        return []
+    has_regularizers = bool(yaml.safe_load(config.read_text())["model"]["init_args"].get("regularizers"))
+    regularizers = [] if has_regularizers else [{"class_path": "gan_lightning.regularizers.R1",
+                                                 "init_args": {"gamma": R1_GAMMA[dataset]}}]
+    return ["--model.init_args.regularizers", json.dumps(regularizers)]
+
+
+def variant_name(variant: str, config: Path) -> str:
+    if variant == "shipped":
+        return "shipped"
+    return "no regularizer" if yaml.safe_load(config.read_text())["model"]["init_args"].get("regularizers") else "+R1"
+
+
+def budget_args(config: Path, iterations: int | None, seconds: float | None, val_every: int | None) -> list[str]:
+    """Overrides of the config's budget: generator iterations or training seconds, and the validation interval."""
+    args, init = [], yaml.safe_load(config.read_text())["model"]["init_args"]
+    if seconds is not None:
+        s = int(seconds)
+        args += ["--trainer.max_epochs", "-1", "--trainer.max_time", f"00:{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"]
+    if iterations is not None:
+        # Lightning counts optimizer steps: n_critic + 1 an iteration.
+        n_critic = init.get("n_critic", 5 if "WGAN" in yaml.safe_load(config.read_text())["model"]["class_path"] else 1)
+        args += ["--trainer.max_epochs", "-1", "--trainer.max_steps", str(iterations * (n_critic + 1))]
+        for name in ("scheduler_g", "scheduler_d"):  # a decay over the run follows the run's new length
+            if "total_iters" in (init.get(name) or {}).get("init_args", {}):
+                args += [f"--model.init_args.{name}.init_args.total_iters", str(iterations)]
+    if val_every is not None:
+        args += ["--trainer.val_check_interval", str(val_every), "--trainer.check_val_every_n_epoch", "null"]
+    return args
+
+
+def final_measurement(ckpt_path: Path, datamodule, dataset: str, run_dir: Path) -> dict[str, float]:
+    """The run's last checkpoint measured on ``FINAL``'s counts, as `evaluate` does."""
+    model = load_model(ckpt_path, "cpu")
+    fakes, reals, _ = FINAL[dataset]
+    if reals is not None:  # a larger held-out sample than validation uses; generated data has a val_size
+        hparams = {k: v for k, v in datamodule.hparams.items() if not k.startswith("_")}
+        datamodule = type(datamodule)(**{**hparams, "val_size": reals})
+    datamodule.setup("validate")
+    base = model.sample_metrics
+    metrics = SampleMetrics(feature=base.feature if base else "mnist", weights_path=base.weights_path if base else None,
+                            num_samples=fakes or (base.num_samples if base else None),
+                            metrics=["w1", "ks", "mean_err", "std_err"] if dataset == "gaussian" else None)
+    metrics.setup(datamodule, reference_cache_dir(run_dir), "cpu")
+    values = {k: float(v) for k, v in metrics.evaluate(model, seed=model.hparams.seed).items()}
+    if dataset == "gaussian":
+        values["w1_sigma"] = values["w1"] / float(datamodule.hparams.sigma)
+    return {**values, "fakes": metrics.protocol["fakes"], "reals": metrics.protocol["reals"],
+            "iterations": model.iteration}
+
+
+def run(objective: str, variant: str, dataset: str, seed: int, budget: list[str], group: str, out: Path,
+        extra: list[str]) -> tuple[dict, list[dict]]:
     config = ROOT / "configs" / f"{objective}_{dataset}.yaml"
-    interval = max(1, iterations // evals)
-    args = ["--config", str(config), "--seed_everything", str(seed), "--trainer.default_root_dir", str(out / "runs"),
-            "--run_name", f"{objective}-{dataset}-seed{seed}", "--trainer.enable_progress_bar", "false",
-            "--trainer.enable_model_summary", "false",
+    name = f"{objective}-{variant}-{dataset}-seed{seed}"
+    args = ["--config", str(config), "--seed_everything", str(seed), "--model.init_args.seed", str(seed),
+            "--data.init_args.seed", str(seed), "--trainer.default_root_dir", str(out / "runs"), "--run_name", name,
+            "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
             "--trainer.logger", "WandbLogger", "--trainer.logger.dict_kwargs.group", group,
-            "--trainer.logger.dict_kwargs.tags", f"[{objective}, {dataset}, compare]"]
-    if dataset == "gaussian":  # epochs of `interval` iterations, validated at each end
-        args += ["--data.init_args.epoch_length", str(interval), "--trainer.max_epochs", str(iterations // interval),
-                 "--model.init_args.seed", str(seed), "--data.init_args.seed", str(seed)]
-    else:
-        args += ["--trainer.max_epochs", "-1", "--trainer.val_check_interval", str(interval),
-                 "--trainer.check_val_every_n_epoch", "null", "--model.init_args.seed", str(seed)]
-    cli = GANCLI(args=args + extra, run=False)
-    if dataset != "gaussian":  # Lightning counts D and G steps: the budget in iterations
-        cli.trainer.fit_loop.max_steps = iterations * (cli.model.n_critic + 1)
+            "--trainer.logger.dict_kwargs.tags", f"[{objective}, {variant}, {dataset}, compare]"]
+    cli = GANCLI(args=args + variant_args(variant, config, dataset) + budget + extra, run=False)
     recorder = Recorder()
     cli.trainer.callbacks.append(recorder)
+    started = time.perf_counter()
     cli.trainer.fit(cli.model, cli.datamodule)
+    fit_s = time.perf_counter() - started
+    run_dir = Path(cli.trainer.default_root_dir)
+    final = final_measurement(Path(cli.trainer.checkpoint_callback.last_model_path), cli.datamodule, dataset, run_dir)
+    cli.trainer.logger.log_metrics({f"final/{k}": v for k, v in final.items()}, step=cli.model.iteration)
     import wandb
 
     wandb.finish()
-    return recorder
+    metric, better = METRIC[dataset]
+    values = [p[metric] for p in recorder.points if metric in p]
+    best = (min if better == "min" else max)(values) if values else math.nan
+    last = values[-1] if values else math.nan
+    row = {"objective": objective, "variant": variant_name(variant, config), "dataset": dataset, "seed": seed,
+           **final, "best_val": best, "last_val": last, "fit_s": fit_s, "run_dir": str(run_dir)}
+    return row, [{"objective": objective, "variant": row["variant"], "dataset": dataset, "seed": seed, **p}
+                 for p in recorder.points]
 
 
-def summarize(rows: list[dict], metric: str) -> list[dict]:
-    table = []
-    for (objective, dataset) in dict.fromkeys((r["objective"], r["dataset"]) for r in rows):
-        runs = {}
-        for r in rows:
-            if (r["objective"], r["dataset"]) == (objective, dataset) and metric in r:
-                runs.setdefault(r["seed"], []).append(r)
-        finals = [points[-1][metric] for points in runs.values()]
-        bests = [min(p[metric] for p in points) for points in runs.values()]
-        walls = [points[-1]["wall_s"] for points in runs.values()]
-        images = [points[-1]["images"] / points[-1]["wall_s"] for points in runs.values()]
-        std = lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0
-        table.append({"objective": objective, "dataset": dataset, "seeds": len(runs),
-                      "final": f"{statistics.mean(finals):.4f} ± {std(finals):.4f}",
-                      "best": f"{statistics.mean(bests):.4f} ± {std(bests):.4f}",
-                      "wall time (s)": f"{statistics.mean(walls):.1f}",
-                      "generator iterations": max(points[-1]["iteration"] for points in runs.values()),
-                      "images/s": f"{statistics.mean(images):.0f}"})
-    return table
+def interval(values: list[float], digits: str = ".3g") -> str:
+    """``mean ± half-width of the 95% t-interval`` over seeds; infinite values (a KL with no mode hit) counted apart."""
+    finite = [float(v) for v in values if math.isfinite(float(v))]
+    if not finite:
+        return "-"
+    half = T_975.get(len(finite) - 1, 1.96) * statistics.stdev(finite) / math.sqrt(len(finite)) if len(finite) > 1 else 0
+    text = f"{statistics.mean(finite):{digits}} ± {half:.2g}"
+    return text + (f" ({len(values) - len(finite)} inf)" if len(finite) < len(values) else "")
 
 
-def plot(rows: list[dict], metric: str, x: str, path: Path, dataset: str) -> None:
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for objective in dict.fromkeys(r["objective"] for r in rows if r["dataset"] == dataset):
+def table(rows: list[dict], dataset: str) -> list[str]:
+    metric, better = METRIC[dataset]
+    columns = FINAL[dataset][2]
+    fakes, reals = int(rows[0]["fakes"]), int(rows[0]["reals"])
+    lines = [f"### {dataset}: final = last.ckpt on {fakes} generated vs {reals} held-out samples; "
+             f"{metric} over the run's validations ({better} is best)", "",
+             "| objective | variant | seeds | " + " | ".join(f"final {c}" for c in columns) +
+             f" | best {metric} | last / best | generator iterations | train s |",
+             "|" + "---|" * (len(columns) + 7)]
+    for key in dict.fromkeys((r["objective"], r["variant"]) for r in rows):
+        runs = [r for r in rows if (r["objective"], r["variant"]) == key]
+        ratios = [r["last_val"] / r["best_val"] if r["best_val"] else math.nan for r in runs]
+        lines.append(f"| {key[0]} | {key[1]} | {len(runs)} | " +
+                     " | ".join(interval([r[c] for r in runs]) for c in columns) +
+                     f" | {interval([r['best_val'] for r in runs])} | {interval(ratios)} | "
+                     f"{interval([r['iterations'] for r in runs], '.0f')} | {interval([r['fit_s'] for r in runs], '.0f')} |")
+    return lines + [""]
+
+
+def plot(points: list[dict], dataset: str, x: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metric, _ = METRIC[dataset]
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for key in dict.fromkeys((p["objective"], p["variant"]) for p in points if p["dataset"] == dataset):
         by_seed = {}
-        for r in rows:
-            if r["objective"] == objective and r["dataset"] == dataset and metric in r:
-                by_seed.setdefault(r["seed"], []).append(r)
-        curves = [sorted(points, key=lambda p: p["iteration"]) for points in by_seed.values()]
+        for p in points:
+            if (p["objective"], p["variant"]) == key and p["dataset"] == dataset and p.get(metric) not in (None, ""):
+                by_seed.setdefault(p["seed"], []).append(p)
+        if not by_seed:
+            continue
+        curves = [sorted(c, key=lambda p: float(p["iteration"])) for c in by_seed.values()]
         n = min(len(c) for c in curves)
-        xs = [statistics.mean(c[i][x] for c in curves) for i in range(n)]
-        ys = [[c[i][metric] for c in curves] for i in range(n)]
-        line, = ax.plot(xs, [statistics.mean(v) for v in ys], label=objective)
-        ax.fill_between(xs, [min(v) for v in ys], [max(v) for v in ys], alpha=0.2, color=line.get_color())
+        xs = [statistics.mean(float(c[i][x]) for c in curves) for i in range(n)]
+        ys = [[float(c[i][metric]) for c in curves] for i in range(n)]
+        line, = ax.plot(xs, [statistics.mean(v) for v in ys], label=f"{key[0]} ({key[1]})",
+                        linestyle="-" if key[1] == "shipped" else "--")
+        ax.fill_between(xs, [min(v) for v in ys], [max(v) for v in ys], alpha=0.15, color=line.get_color())
     ax.set_xlabel({"iteration": "generator iterations", "wall_s": "training wall time (s)"}[x])
     ax.set_ylabel(metric)
-    ax.set_yscale("log")
+    if metric in ("val/w1", "val/fid"):
+        ax.set_yscale("log")
     ax.set_title(f"{dataset}: mean over seeds, band = min..max")
-    ax.legend()
+    ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, keys)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def read_csv(path: Path) -> list[dict]:
+    def value(v):
+        try:
+            return float(v)
+        except ValueError:
+            return v
+    text = ("objective", "variant", "dataset", "run_dir")
+    return [{k: v if k in text else value(v) for k, v in row.items()} for row in csv.DictReader(open(path))]
 
 
 def main(argv=None):
@@ -127,49 +244,49 @@ def main(argv=None):
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     argv = argv[:argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="the Gaussian matrix: 4 objectives x 3 seeds, 1,500 iterations")
     parser.add_argument("--objectives", nargs="+", default=OBJECTIVES, choices=OBJECTIVES)
-    parser.add_argument("--datasets", nargs="+", default=["gaussian"], choices=sorted(METRIC))
+    parser.add_argument("--datasets", nargs="+", default=["gaussian"], choices=DATASETS)
+    parser.add_argument("--variants", nargs="+", default=["shipped"], choices=["shipped", "toggled"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--iterations", type=int, default=1500, help="generator iterations per run (the budget)")
-    parser.add_argument("--evals", type=int, default=10, help="validations per run")
+    parser.add_argument("--iterations", type=int, default=None, help="generator iterations per run (default: the config's)")
+    parser.add_argument("--seconds", type=float, default=None, help="training seconds per run (default: the config's budget)")
+    parser.add_argument("--val_every", type=int, default=None, help="validate every N iterations (default: the config's)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default benchmarks/results/compare-<time>)")
     parser.add_argument("--group", default=None, help="W&B group (default: the output folder's name)")
+    parser.add_argument("--table_only", action="store_true", help="rewrite table.md and plots from --out's csv files")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.datasets, args.iterations = ["gaussian"], 1500
     out = (args.out or ROOT / "benchmarks" / "results" / f"compare-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
     out.mkdir(parents=True, exist_ok=True)
     group = args.group or out.name
 
-    rows, started = [], time.perf_counter()
-    for dataset in args.datasets:
+    rows = read_csv(out / "runs.csv") if args.table_only else []
+    points = read_csv(out / "points.csv") if args.table_only else []
+    started = time.perf_counter()
+    for dataset in [] if args.table_only else args.datasets:
         for objective in args.objectives:
-            if not (ROOT / "configs" / f"{objective}_{dataset}.yaml").is_file():
-                print(f"== {objective} on {dataset}: no configs/{objective}_{dataset}.yaml, skipped", flush=True)
+            config = ROOT / "configs" / f"{objective}_{dataset}.yaml"
+            if not config.is_file():
+                print(f"== {objective} on {dataset}: no configs/{config.name}, skipped", flush=True)
                 continue
-            for seed in args.seeds:
-                print(f"== {objective} on {dataset}, seed {seed}", flush=True)
-                recorder = run(objective, dataset, seed, args.iterations, args.evals, group, out, extra)
-                rows += [{"objective": objective, "dataset": dataset, "seed": seed, **p} for p in recorder.points]
-
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    with open(out / "points.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, keys)
-        writer.writeheader()
-        writer.writerows(rows)
+            budget = budget_args(config, args.iterations, args.seconds, args.val_every)
+            for variant in args.variants:
+                for seed in args.seeds:
+                    print(f"== {objective} ({variant_name(variant, config)}) on {dataset}, seed {seed}", flush=True)
+                    row, run_points = run(objective, variant, dataset, seed, budget, group, out, extra)
+                    rows.append(row)
+                    points += run_points
+                    print({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
+                    write_csv(rows, out / "runs.csv")  # after every run: nothing lost on a crash
+                    write_csv(points, out / "points.csv")
     lines = []
-    for dataset in args.datasets:
-        metric = METRIC[dataset]
-        table = summarize([r for r in rows if r["dataset"] == dataset], metric)
-        lines += [f"### {dataset}: {metric} (lower is better), {args.iterations} generator iterations", "",
-                  "| " + " | ".join(table[0]) + " |", "|" + "---|" * len(table[0])]
-        lines += ["| " + " | ".join(str(v) for v in row.values()) + " |" for row in table] + [""]
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        lines += table([r for r in rows if r["dataset"] == dataset], dataset)
         for x in ("iteration", "wall_s"):
-            plot(rows, metric, x, out / f"{dataset}_{metric.split('/')[1]}_vs_{x}.png", dataset)
+            plot(points, dataset, x, out / f"{dataset}_vs_{x}.png")
     (out / "table.md").write_text("\n".join(lines))
     print("\n".join(lines))
-    print(f"wrote {out}/table.md, points.csv and plots in {time.perf_counter() - started:.0f} s; W&B group {group!r}")
+    print(f"wrote {out}/table.md, runs.csv, points.csv and plots in {time.perf_counter() - started:.0f} s; "
+          f"W&B group {group!r}")
 
 
 if __name__ == "__main__":

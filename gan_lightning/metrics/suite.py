@@ -215,9 +215,12 @@ class SampleMetrics:
             if "probabilities" in reference:
                 channels = reference["probabilities"].shape[1]
                 metrics["modes"] = StackedModes() if channels == 3 else ClassCoverage(10)
+        wanted = lambda *names: self.wanted is None or any(n in self.wanted for n in names)
         if min(n_real, n_fake) > 5:  # k-nearest-neighbour balls need more points than k
-            metrics["precision_recall"] = PrecisionRecall(k=3)
-            metrics["density_coverage"] = DensityCoverage(k=5)
+            if wanted("precision", "recall"):  # the neighbour searches are the costly part: only when asked
+                metrics["precision_recall"] = PrecisionRecall(k=3)
+            if wanted("density", "coverage"):
+                metrics["density_coverage"] = DensityCoverage(k=5)
         return metrics
 
     # ---- evaluation ----------------------------------------------------------------------

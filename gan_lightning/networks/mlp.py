@@ -1,6 +1,7 @@
 """Multi-layer perceptrons for generators and discriminators of any flat or image-shaped data."""
 
 import math
+from typing import Sequence
 
 from torch import Tensor, nn
 
@@ -45,6 +46,12 @@ def _check_sizes(name: str, **sizes) -> None:
             raise ConfigError(f"{name}: {key} must hold positive sizes, got {value!r}")
 
 
+def check_standardization(name: str, data_mean: float, data_std: float) -> tuple[float, float]:
+    if not data_std > 0:
+        raise ConfigError(f"{name}: data_std must be > 0, got {data_std}")
+    return float(data_mean), float(data_std)
+
+
 class MLPGenerator(nn.Module):
     """Maps noise ``[B, latent_dim]`` to samples ``[B, *output_shape]``.
 
@@ -54,15 +61,20 @@ class MLPGenerator(nn.Module):
         hidden: widths of the hidden layers, e.g. ``[4]`` or ``[256, 512, 1024]``.
         activation: hidden activation (``relu``, ``leaky_relu``, ``tanh``, ``softplus``, ...).
         output_activation: ``identity`` for data in its own units, ``tanh`` for images in [-1, 1].
+        data_mean, data_std: the network's output ``y`` becomes ``data_mean + data_std * y``, so it
+            works in standardized units whatever the data's location and scale (give the data's
+            mean and standard deviation, as to the discriminator).
     """
 
     def __init__(
         self,
         latent_dim: int = 1,
-        output_shape: list[int] = [1],
-        hidden: list[int] = [16, 16],
+        output_shape: Sequence[int] = (1,),
+        hidden: Sequence[int] = (16, 16),
         activation: str = "relu",
         output_activation: str = "identity",
+        data_mean: float = 0.0,
+        data_std: float = 1.0,
     ):
         super().__init__()
         _check_sizes(type(self).__name__, latent_dim=latent_dim, output_shape=output_shape, hidden=hidden)
@@ -70,9 +82,10 @@ class MLPGenerator(nn.Module):
         self.output_shape = tuple(output_shape)
         out_features = math.prod(self.output_shape)
         self.net = nn.Sequential(*mlp([latent_dim, *hidden, out_features], activation), make_activation(output_activation))
+        self.data_mean, self.data_std = check_standardization(type(self).__name__, data_mean, data_std)
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.net(z).view(z.shape[0], *self.output_shape)
+        return (self.data_mean + self.data_std * self.net(z)).view(z.shape[0], *self.output_shape)
 
 
 class MLPDiscriminator(nn.Module):
@@ -84,15 +97,22 @@ class MLPDiscriminator(nn.Module):
         activation: hidden activation.
         dropout: dropout after each hidden activation (the PyTorch MNIST tutorial uses 0.3).
         spectral_norm: divide each layer's weight by its largest singular value (Miyato et al. 2018).
+        data_mean, data_std: the input is standardized, ``(x - data_mean) / data_std``, before the
+            first layer. Without it, on data far from 0 in units of its spread (N(4, 0.5)), the
+            layers' kinks mostly lie outside the data at initialization: the network is nearly
+            linear there, cannot tell a narrower distribution from the data, and the generator's
+            spread stalls too small (std 0.41 for 0.5, measured).
     """
 
     def __init__(
         self,
-        input_shape: list[int] = [1],
-        hidden: list[int] = [32, 32],
+        input_shape: Sequence[int] = (1,),
+        hidden: Sequence[int] = (32, 32),
         activation: str = "leaky_relu",
         dropout: float = 0.0,
         spectral_norm: bool = False,
+        data_mean: float = 0.0,
+        data_std: float = 1.0,
     ):
         super().__init__()
         _check_sizes(type(self).__name__, input_shape=input_shape, hidden=hidden)
@@ -102,6 +122,7 @@ class MLPDiscriminator(nn.Module):
         self.net = nn.Sequential(*mlp([math.prod(self.input_shape), *hidden, 1], activation, dropout))
         if spectral_norm:
             with_spectral_norm(self.net)
+        self.data_mean, self.data_std = check_standardization(type(self).__name__, data_mean, data_std)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x.flatten(1)).squeeze(1)
+        return self.net((x.flatten(1) - self.data_mean) / self.data_std).squeeze(1)
