@@ -2,9 +2,12 @@
 
 import csv
 import re
+import statistics
 import subprocess
 import sys
 
+import pytest
+import yaml
 from helpers import ROOT
 from wandb_offline import read_run
 
@@ -18,24 +21,41 @@ def run_script(args, cwd):
     return result
 
 
-def test_compare_writes_table_csv_plots_and_one_wandb_group(tmp_path):
+def test_compare_runs_each_objective_with_and_without_its_regularizer(tmp_path):
     out = tmp_path / "cmp"
-    run_script([str(ROOT / "benchmarks" / "compare.py"), "--objectives", "nsgan", "wgangp", "--seeds", "0",
-                "--iterations", "30", "--evals", "2", "--out", str(out), "--group", "tiny"], cwd=tmp_path)
-    table = (out / "table.md").read_text()
-    rows = [line for line in table.splitlines() if line.startswith("| nsgan") or line.startswith("| wgangp")]
-    assert len(rows) == 2
-    for row in rows:
-        cells = [c.strip() for c in row.strip("|").split("|")]
-        assert re.fullmatch(r"\d+\.\d{4} ± \d+\.\d{4}", cells[3]) and cells[6] == "30"
+    run_script(["-m", "benchmarks.compare", "--objectives", "nsgan", "rpgan", "--variants", "shipped", "toggled",
+                "--seeds", "0", "1", "--iterations", "40", "--val_every", "20", "--out", str(out), "--group", "tiny"],
+               cwd=ROOT)
+    rows = list(csv.DictReader(open(out / "runs.csv")))
+    # nsgan ships no regularizer, so its other variant adds R1; rpgan ships R1 + R2, so its other variant drops them.
+    assert [(r["objective"], r["variant"], r["seed"]) for r in rows] == [
+        (o, v, s) for o, variants in [("nsgan", ["shipped", "+R1"]), ("rpgan", ["shipped", "no regularizer"])]
+        for v in variants for s in "01"]
+    for r in rows:
+        assert r["iterations"] == "40" and r["fakes"] == r["reals"] == "10000"  # last.ckpt, on 10,000 samples
+        assert float(r["w1_sigma"]) == pytest.approx(float(r["w1"]) / 0.5)
+    saved = {d.name: yaml.safe_load((d / "config.yaml").read_text())["model"]["init_args"] for d in (out / "runs").iterdir()}
+    assert [x["class_path"] for x in saved["nsgan-toggled-gaussian-seed0"]["regularizers"]] == ["gan_lightning.regularizers.R1"]
+    assert saved["rpgan-toggled-gaussian-seed0"]["regularizers"] == []
+    assert len(saved["rpgan-shipped-gaussian-seed1"]["regularizers"]) == 2
+    # The learning-rate decay follows the run's length.
+    assert saved["nsgan-shipped-gaussian-seed0"]["scheduler_g"]["init_args"]["total_iters"] == 40
+
     points = list(csv.DictReader(open(out / "points.csv")))
-    assert {p["objective"] for p in points} == {"nsgan", "wgangp"}
-    assert [p["iteration"] for p in points if p["objective"] == "nsgan"] == ["15", "30"]
-    assert all(float(p["val/w1"]) >= 0 and float(p["wall_s"]) > 0 for p in points)
-    for name in ["gaussian_w1_vs_iteration.png", "gaussian_w1_vs_wall_s.png"]:
+    assert [p["iteration"] for p in points if p["objective"] == "nsgan" and p["variant"] == "+R1" and p["seed"] == "1"] \
+        == ["20", "40"]
+    # Table cells: mean ± half-width of the 95% t-interval over the two seeds (t = 12.706 at 1 degree of freedom).
+    w1 = [float(r["w1_sigma"]) for r in rows if (r["objective"], r["variant"]) == ("rpgan", "no regularizer")]
+    (line,) = [x for x in (out / "table.md").read_text().splitlines() if x.startswith("| rpgan | no regularizer |")]
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    mean, half = map(float, re.fullmatch(r"([\d.e-]+) ± ([\d.e-]+)", cells[3]).groups())
+    assert mean == pytest.approx(statistics.mean(w1), rel=1e-2)
+    assert half == pytest.approx(12.706 * statistics.stdev(w1) / 2 ** 0.5, rel=0.05)
+    for name in ["gaussian_vs_iteration.png", "gaussian_vs_wall_s.png"]:
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
-    runs = [read_run(d)["run"] for d in (out / "runs").glob("*/wandb/offline-run-*")]
-    assert len(runs) == 2 and {r["group"] for r in runs} == {"tiny"}
+    logged = [read_run(d) for d in (out / "runs").glob("*/wandb/offline-run-*")]
+    assert len(logged) == 8 and {r["run"]["group"] for r in logged} == {"tiny"}
+    assert all(any("final/w1_sigma" in row for row in r["history"]) for r in logged)
 
 
 def test_speed_prints_a_ratio_table(tmp_path):

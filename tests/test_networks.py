@@ -62,3 +62,20 @@ def test_spectral_norm_holds_every_layers_top_singular_value_near_one(make, shap
     again.eval()
     x = torch.randn(3, *shape)
     assert_close(again(x), net(x))
+
+
+def test_mlp_networks_work_in_units_standardized_by_the_data():
+    torch.manual_seed(0)
+    g = MLPGenerator(latent_dim=2, output_shape=[1], data_mean=4.0, data_std=0.5)
+    g_plain = MLPGenerator(latent_dim=2, output_shape=[1])
+    g_plain.load_state_dict(g.state_dict())  # same weights: the standardization is no parameter
+    z = torch.randn(5, 2)
+    assert_close(g(z), 4.0 + 0.5 * g_plain(z))
+    d = MLPDiscriminator(input_shape=[1], data_mean=4.0, data_std=0.5)
+    d_plain = MLPDiscriminator(input_shape=[1])
+    d_plain.load_state_dict(d.state_dict())
+    x = 4.0 + 0.5 * torch.randn(5, 1)
+    assert_close(d(x), d_plain((x - 4.0) / 0.5))
+    for bad in (0.0, -1.0):
+        with pytest.raises(ConfigError, match=f"MLPDiscriminator: data_std must be > 0, got {bad}"):
+            MLPDiscriminator(data_std=bad)

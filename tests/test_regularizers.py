@@ -80,10 +80,12 @@ def test_regularizers_are_logged_applied_lazily_and_use_one_forward_pass_per_bat
 
 
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
-@pytest.mark.parametrize("regularizers", [[R1(1.0)], [R2(1.0)]], ids=["r1", "r2"])  # GP: see test_objectives' WGANGP
+@pytest.mark.parametrize("regularizers", [[R1(1.0)], [R2(1.0)], [GradientPenalty(1.0)]], ids=["r1", "r2", "gp"])
 def test_training_with_each_regularizer_stays_finite_and_learns(regularizers, precision):
     L.seed_everything(0)
-    model = RpGAN(MLPGenerator(latent_dim=4, hidden=[32, 32], activation="leaky_relu"), MLPDiscriminator(),
+    # The generator starts near 0, far from N(4, 0.5); the discriminator sees standardized input.
+    model = RpGAN(MLPGenerator(latent_dim=4, hidden=[32, 32], activation="leaky_relu"),
+                  MLPDiscriminator(data_mean=4.0, data_std=0.5),
                   regularizers=regularizers, optimizer_g=lambda p: torch.optim.Adam(p, 1e-3, betas=(0.5, 0.9)),
                   optimizer_d=lambda p: torch.optim.Adam(p, 1e-3, betas=(0.5, 0.9)))
     data = GaussianDataModule(batch_size=64, epoch_length=300, val_size=500)
