@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import yaml
 
 from helpers import CONFIGS
 from gan_lightning.cli import GANCLI
@@ -65,3 +66,32 @@ def test_shipped_config_trains_two_iterations_and_validates(name, data_dirs, tmp
     assert torch.isfinite(cli.trainer.callback_metrics[headline]), cli.trainer.callback_metrics
     plot = "samples_0000002.png" if kind != "vectors" else "distribution_0000002.png"
     assert (tmp_path / "run" / "plots" / plot).is_file()
+
+
+def load(path):
+    """A config with its `parts/*.yaml` references read in (one level, as the shipped configs use them)."""
+    config = yaml.safe_load(path.read_text())
+    for section in (config, config["model"]["init_args"]):
+        for key, value in list(section.items()):
+            if isinstance(value, str) and value.endswith(".yaml"):
+                section[key] = yaml.safe_load((path.parent / value).read_text())
+    return config
+
+
+DECAYING = [n for n in SHIPPED
+            if load(CONFIGS / n)["model"]["init_args"].get("scheduler_g", {}).get("class_path", "").endswith(".LinearLR")]
+
+
+def test_the_configs_that_settle_decay_their_learning_rates():
+    assert {f"{o}_{d}.yaml" for o in ("gan", "nsgan", "wgan", "wgangp", "hinge", "lsgan", "rpgan")
+            for d in ("gaussian", "ring8")} <= set(DECAYING)
+
+
+@pytest.mark.parametrize("name", DECAYING)
+def test_learning_rate_decay_spans_the_run(name):
+    # LinearLR's total_iters counts iterations (the schedulers step once an iteration); a mismatch with the
+    # run's length would stop the decay early or leave the rates high at the end.
+    config = load(CONFIGS / name)
+    iterations = config["trainer"]["max_epochs"] * config["data"]["init_args"]["epoch_length"]
+    for key in ("scheduler_g", "scheduler_d"):
+        assert config["model"]["init_args"][key]["init_args"]["total_iters"] == iterations
