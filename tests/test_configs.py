@@ -84,7 +84,7 @@ DECAYING = [n for n in SHIPPED
 
 def test_the_configs_that_settle_decay_their_learning_rates():
     assert {f"{o}_{d}.yaml" for o in ("gan", "nsgan", "wgan", "wgangp", "hinge", "lsgan", "rpgan")
-            for d in ("gaussian", "ring8")} <= set(DECAYING)
+            for d in ("gaussian", "ring8", "grid25")} <= set(DECAYING)
 
 
 @pytest.mark.parametrize("name", DECAYING)
