@@ -41,6 +41,7 @@ from gan_lightning.sample import load_model
 ROOT = Path(__file__).resolve().parents[1]
 
 OBJECTIVES = ["gan", "nsgan", "wgan", "wgangp", "hinge", "lsgan", "rpgan"]
+RECIPES = OBJECTIVES + ["best"]  # best: configs/best_<dataset>.yaml, the recommended recipe
 DATASETS = ["gaussian", "ring8", "grid25", "stackedmnist", "mnist"]
 # The validation metric each data set is judged by, and whether lower is better.
 METRIC = {"gaussian": ("val/w1", "min"), "ring8": ("val/modes", "max"), "grid25": ("val/modes", "max"),
@@ -244,7 +245,8 @@ def main(argv=None):
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     argv = argv[:argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--objectives", nargs="+", default=OBJECTIVES, choices=OBJECTIVES)
+    parser.add_argument("--objectives", nargs="+", default=OBJECTIVES, choices=RECIPES,
+                        help="objectives (configs/<objective>_<dataset>.yaml); best: configs/best_<dataset>.yaml")
     parser.add_argument("--datasets", nargs="+", default=["gaussian"], choices=DATASETS)
     parser.add_argument("--variants", nargs="+", default=["shipped"], choices=["shipped", "toggled"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
