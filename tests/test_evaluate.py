@@ -30,7 +30,7 @@ def test_evaluate_a_mixture_run_writes_json_logs_wandb_and_agrees_with_validatio
     assert set(metrics) == {"w1", "ks", "mean_err", "std_err", "modes", "mode_kl", "high_quality", "precision",
                             "recall", "density", "coverage"}
     assert protocol["fakes"] == protocol["reals"] == 2500 and protocol["reference_split"] == "val"
-    assert protocol["feature_network"] == "none (data space)" and protocol["ema"] is False
+    assert protocol["feature_network"] == "none (data space)" and protocol["ema"] is True  # the config has an EMA
     assert protocol["iteration"] == 60 and protocol["data"] == "GaussianMixtureDataModule"
     # The same samples, the same reference: validation's last numbers are evaluate's.
     for name in ("w1", "ks", "modes", "high_quality", "precision", "coverage"):

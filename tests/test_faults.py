@@ -52,7 +52,7 @@ def test_gradient_penalty_under_autocast_and_a_grad_scaler_equals_float32():
 def test_bf16_mixed_training_of_every_objective(name):
     L.seed_everything(0)
     model = OBJECTIVES[name](*networks())
-    data = GaussianDataModule(batch_size=128, batches_per_step=model.n_critic, epoch_length=200)
+    data = GaussianDataModule(batch_size=128, batches_per_step=model.n_critic, epoch_length=400)
     before = w1_to_data(model, data)
     trainer = L.Trainer(max_epochs=1, precision="bf16-mixed", logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)

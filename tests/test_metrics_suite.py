@@ -91,6 +91,18 @@ def test_mixture_metrics_of_the_data_itself():
     assert values["modes"] == 25 and 0 < float(values["w1"]) < 0.1 and 0.9 < float(values["precision"]) <= 1
 
 
+def test_only_the_neighbour_metrics_asked_for_are_computed():
+    data = GaussianMixtureDataModule(layout="ring8", val_size=500)
+    for wanted, built, reported in [(["w1", "modes"], {"distribution", "modes"}, {"w1", "modes"}),
+                                    (["w1", "recall"], {"distribution", "modes", "precision_recall"}, {"w1", "recall"}),
+                                    (None, {"distribution", "modes", "precision_recall", "density_coverage"}, None)]:
+        metrics = SampleMetrics(metrics=wanted)
+        metrics.setup(data, None)
+        assert set(metrics.metrics) == built  # the k-NN searches are not run for nobody
+        values = metrics.evaluate(ReplayGenerator(data.reference("val")), seed=0)
+        assert reported is None and {"precision", "coverage"} <= set(values) or set(values) == reported
+
+
 def test_fid_with_a_small_feature_net_behaves_as_a_distance(tmp_path):
     from images import digit_images
 

@@ -88,7 +88,7 @@ def test_training_with_each_regularizer_stays_finite_and_learns(regularizers, pr
                   MLPDiscriminator(data_mean=4.0, data_std=0.5),
                   regularizers=regularizers, optimizer_g=lambda p: torch.optim.Adam(p, 1e-3, betas=(0.5, 0.9)),
                   optimizer_d=lambda p: torch.optim.Adam(p, 1e-3, betas=(0.5, 0.9)))
-    data = GaussianDataModule(batch_size=64, epoch_length=300, val_size=500)
+    data = GaussianDataModule(batch_size=64, epoch_length=450, val_size=500)
     before = float(model.sample(2000, seed=1).mean())
     trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, precision=precision, limit_val_batches=0)
