@@ -75,12 +75,20 @@ class Recorder(Callback):
         self.points.append({"iteration": pl_module.iteration, "wall_s": self.train_seconds, **metrics})
 
 
+def model_section(config: Path) -> dict:
+    """The ``model`` section of a config file (class_path, init_args)."""
+    return yaml.safe_load(config.read_text())["model"]
+
+
+def ships_regularizers(config: Path) -> bool:
+    return bool(model_section(config)["init_args"].get("regularizers"))
+
+
 def variant_args(variant: str, config: Path, dataset: str) -> list[str]:
     """The overrides of a variant; ``None`` when the variant is the shipped config itself."""
     if variant == "shipped":
         return []
-    has_regularizers = bool(yaml.safe_load(config.read_text())["model"]["init_args"].get("regularizers"))
-    regularizers = [] if has_regularizers else [{"class_path": "gan_lightning.regularizers.R1",
+    regularizers = [] if ships_regularizers(config) else [{"class_path": "gan_lightning.regularizers.R1",
                                                  "init_args": {"gamma": R1_GAMMA[dataset]}}]
     return ["--model.init_args.regularizers", json.dumps(regularizers)]
 
@@ -88,18 +96,19 @@ def variant_args(variant: str, config: Path, dataset: str) -> list[str]:
 def variant_name(variant: str, config: Path) -> str:
     if variant == "shipped":
         return "shipped"
-    return "no regularizer" if yaml.safe_load(config.read_text())["model"]["init_args"].get("regularizers") else "+R1"
+    return "no regularizer" if ships_regularizers(config) else "+R1"
 
 
 def budget_args(config: Path, iterations: int | None, seconds: float | None, val_every: int | None) -> list[str]:
     """Overrides of the config's budget: generator iterations or training seconds, and the validation interval."""
-    args, init = [], yaml.safe_load(config.read_text())["model"]["init_args"]
+    args, model = [], model_section(config)
+    init = model["init_args"]
     if seconds is not None:
         s = int(seconds)
         args += ["--trainer.max_epochs", "-1", "--trainer.max_time", f"00:{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"]
     if iterations is not None:
         # Lightning counts optimizer steps: n_critic + 1 an iteration.
-        n_critic = init.get("n_critic", 5 if "WGAN" in yaml.safe_load(config.read_text())["model"]["class_path"] else 1)
+        n_critic = init.get("n_critic", 5 if "WGAN" in model["class_path"] else 1)
         args += ["--trainer.max_epochs", "-1", "--trainer.max_steps", str(iterations * (n_critic + 1))]
         for name in ("scheduler_g", "scheduler_d"):  # a decay over the run follows the run's new length
             if "total_iters" in (init.get(name) or {}).get("init_args", {}):
