@@ -26,19 +26,18 @@ import csv
 import json
 import math
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import yaml
 from lightning.pytorch import Callback
 
+from benchmarks.arguments import ROOT, output_folder, split_run_arguments
 from gan_lightning.cli import GANCLI
 from gan_lightning.metrics import SampleMetrics
 from gan_lightning.runs import reference_cache_dir
 from gan_lightning.sample import load_model
 
-ROOT = Path(__file__).resolve().parents[1]
 
 OBJECTIVES = ["gan", "nsgan", "wgan", "wgangp", "hinge", "lsgan", "rpgan"]
 RECIPES = OBJECTIVES + ["best"]  # best: configs/best_<dataset>.yaml, the recommended recipe
@@ -250,9 +249,7 @@ def read_csv(path: Path) -> list[dict]:
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    extra = argv[argv.index("--") + 1:] if "--" in argv else []
-    argv = argv[:argv.index("--")] if "--" in argv else argv
+    argv, extra = split_run_arguments(argv)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objectives", nargs="+", default=OBJECTIVES, choices=RECIPES,
                         help="objectives (configs/<objective>_<dataset>.yaml); best: configs/best_<dataset>.yaml")
@@ -266,8 +263,7 @@ def main(argv=None):
     parser.add_argument("--group", default=None, help="W&B group (default: the output folder's name)")
     parser.add_argument("--table_only", action="store_true", help="rewrite table.md and plots from --out's csv files")
     args = parser.parse_args(argv)
-    out = (args.out or ROOT / "benchmarks" / "results" / f"compare-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(args.out, "compare")
     group = args.group or out.name
 
     rows = read_csv(out / "runs.csv") if args.table_only else []

@@ -25,11 +25,11 @@ from pathlib import Path
 import torch
 
 from benchmarks.speed import PlainLoop
+from benchmarks.arguments import ROOT, output_folder, split_run_arguments
 from gan_lightning.cli import GANCLI
 from gan_lightning.metrics import SampleMetrics
 from gan_lightning.runs import reference_cache_dir
 
-ROOT = Path(__file__).resolve().parents[1]
 OBJECTIVES = ["gan", "nsgan", "wgan", "wgangp", "hinge", "lsgan", "rpgan"]
 DATASETS = ["gaussian", "ring8", "grid25", "stackedmnist", "mnist"]
 # The columns of the table, per data set, in order; the first is the headline.
@@ -82,14 +82,12 @@ def plain_run(dataset, seed, seconds, group, out, extra) -> dict:
     torch.manual_seed(seed)
     cli.datamodule.setup("fit")
     loop = PlainLoop(cli.model, cli.datamodule, torch.device("cpu"))
-    iterations, started = 0, time.perf_counter()
+    started = time.perf_counter()
     while time.perf_counter() - started < seconds:
-        loop.step()
-        iterations += 1
+        loop.step()  # advances loop.iterations and the objective's iteration
     wall = time.perf_counter() - started
-    loop.objective.iteration = iterations
     values = measure(loop.objective, cli.datamodule, out / "plain" / "runs" / f"plain-{dataset}-seed{seed}")
-    return {**values, "iterations": iterations, "fit_s": wall}
+    return {**values, "iterations": loop.iterations, "fit_s": wall}
 
 
 def cell(values: list[float], digits: str = ".4g") -> str:
@@ -151,11 +149,7 @@ def read_rows(path: Path) -> list[dict]:
 
 
 def main(argv=None):
-    import sys
-
-    argv = sys.argv[1:] if argv is None else argv
-    extra = argv[argv.index("--") + 1:] if "--" in argv else []
-    argv = argv[:argv.index("--")] if "--" in argv else argv
+    argv, extra = split_run_arguments(argv)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objectives", nargs="+", default=OBJECTIVES, choices=OBJECTIVES)
     parser.add_argument("--datasets", nargs="+", default=["ring8", "grid25"], choices=DATASETS)
@@ -166,8 +160,7 @@ def main(argv=None):
     parser.add_argument("--group", default=None, help="W&B group (default: the output folder's name)")
     parser.add_argument("--table_only", action="store_true", help="rewrite quality.md and plots from --out's quality.csv")
     args = parser.parse_args(argv)
-    out = (args.out or ROOT / "benchmarks" / "results" / f"quality-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(args.out, "quality")
     group = args.group or out.name
 
     rows, started = (read_rows(out / "quality.csv") if args.table_only else []), time.perf_counter()

@@ -11,6 +11,7 @@ What this adds to LightningCLI:
 """
 
 import importlib
+import logging
 import re
 from argparse import ArgumentError
 import os
@@ -24,6 +25,8 @@ from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_info
 
 from gan_lightning.callbacks import CheckpointOnInterrupt, DistributionPlot, GANCheckpoint, SampleGrid
+from gan_lightning.checkpoints import check_resumable, read_checkpoint
+from gan_lightning.data.images import InMemoryImageDataModule
 from gan_lightning.errors import ConfigError, TrainingDiverged
 from gan_lightning.models import GANModule
 from gan_lightning.runs import WANDB_PROJECT, newest_last_checkpoint, wandb_has_credentials
@@ -40,8 +43,25 @@ class LoggedConfig(SaveConfigCallback):
             logger.log_hyperparams({"config": config})
 
 
+class StartupChatter(logging.Filter):
+    """Drops Lightning's "Seed set to" line and its tip for another logging product: the seed is in
+    the run's config.yaml, and a bad input should be the only line on stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("Seed set to" in message or "litlogger" in message)
+
+
+def quiet_startup() -> None:
+    for name in ("lightning.fabric.utilities.seed", "lightning.pytorch.utilities.rank_zero"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, StartupChatter) for f in logger.filters):
+            logger.addFilter(StartupChatter())
+
+
 class GANCLI(LightningCLI):
     def __init__(self, args=None, run=True):
+        quiet_startup()
         super().__init__(
             GANModule,
             LightningDataModule,
@@ -81,10 +101,36 @@ class GANCLI(LightningCLI):
             callbacks = [c for c in callbacks if not isinstance(c, GANCheckpoint)]
         return super()._instantiate_trainer(config, callbacks)
 
+    def parse_arguments(self, parser, args) -> None:
+        super().parse_arguments(parser, args)
+        # Before Lightning reads --ckpt_path's hyperparameters into the config (and overrules the config's model).
+        subcommand = self.config.get("subcommand")
+        if subcommand == "fit":
+            config = self.config[subcommand]
+            ckpt_path = resolve_checkpoint_path(config, Path(config.trainer.default_root_dir or "runs"))
+            if ckpt_path is not None:
+                check_resumable(read_checkpoint(ckpt_path), ckpt_path, config)
+
+    def instantiate_trainer(self, **kwargs):
+        # Bad input stops here with one line, before the trainer, its loggers or any run file exist.
+        check_data = getattr(self.datamodule, "check_data", None)
+        if check_data is not None:
+            check_data()
+        if self.wandb_offline:
+            rank_zero_info(f"W&B: logging offline under {self.run_dir}/wandb (no credentials, or WANDB_MODE=offline; "
+                           f"sync later with: wandb sync {self.run_dir}/wandb/offline-run-*)")
+        trainer = super().instantiate_trainer(**kwargs)
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                # Lightning passes anonymous=None, which W&B answers with a deprecation warning on every run.
+                logger._wandb_init.pop("anonymous", None)
+        return trainer
+
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config  # run=False: no subcommand
         root = Path(config.trainer.default_root_dir or "runs")
         ckpt_path = resolve_checkpoint_path(config, root)
+        hold_out_nothing_without_validation(config)
         run_dir = self.choose_run_dir(config, root, ckpt_path).resolve()  # absolute: a shared W&B service has another cwd
         self.replace_plain_ddp_with_find_unused(config)
         config.trainer.default_root_dir = str(run_dir)
@@ -143,7 +189,7 @@ class GANCLI(LightningCLI):
             return
         checkpoint = trainer.checkpoint_callback
         lines = [f"Run folder: {self.run_dir}", f"  checkpoints: {checkpoint.dirpath}"]
-        if checkpoint.best_model_path:
+        if checkpoint.best_model_path and checkpoint.best_model_score is not None:
             lines.append(f"  best ({checkpoint.monitor}={float(checkpoint.best_model_score):.4g}): {checkpoint.best_model_path}")
         if (self.run_dir / "plots").exists():
             lines.append(f"  plots: {self.run_dir / 'plots'}")
@@ -166,6 +212,22 @@ def resolve_checkpoint_path(config, root: Path) -> str | None:
     if ckpt_path is not None and not Path(ckpt_path).is_file():
         raise ConfigError(f"--ckpt_path: no checkpoint file at {ckpt_path}")
     return ckpt_path
+
+
+def hold_out_nothing_without_validation(config) -> None:
+    """With validation off (``limit_val_batches 0``) the images an image data module holds out would go unused."""
+    data = config.get("data")
+    if config.trainer.limit_val_batches not in (0, 0.0) or data is None or not hasattr(data, "get"):
+        return
+    module, _, name = str(data.get("class_path", "")).rpartition(".")
+    try:
+        images = issubclass(getattr(importlib.import_module(module), name), InMemoryImageDataModule)
+    except (ImportError, AttributeError, ValueError, TypeError):
+        return  # jsonargparse has already refused a class it cannot import
+    init = data.get("init_args")
+    if images and init is not None and (init.get("val_size") or 0) > 0:
+        rank_zero_info(f"validation is off: holding out no data (val_size {init.val_size} -> 0)")
+        init.val_size = 0
 
 
 def fill_logger_defaults(config, root: Path, run_dir: Path) -> bool:
@@ -193,8 +255,6 @@ def fill_logger_defaults(config, root: Path, run_dir: Path) -> bool:
             offline = True
         elif os.environ.get("WANDB_MODE") not in ("online", "offline", "disabled") and not wandb_has_credentials():
             init["offline"] = offline = True
-            rank_zero_info(f"W&B: no credentials found, logging offline under {run_dir}/wandb "
-                           f"(sync later with: wandb sync {run_dir}/wandb/offline-run-*)")
     return offline or os.environ.get("WANDB_MODE") == "offline"
 
 

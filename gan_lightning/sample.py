@@ -14,6 +14,7 @@ from jsonargparse import ArgumentParser
 from lightning.pytorch import LightningDataModule
 
 import gan_lightning.data  # noqa: F401  the data module classes a checkpoint names must be imported to load it
+from gan_lightning.checkpoints import read_checkpoint
 from gan_lightning.errors import ConfigError
 from gan_lightning.models import GANModule
 from gan_lightning.runs import newest_last_checkpoint
@@ -24,6 +25,7 @@ FORMATS = (".pt", ".npy", ".png")
 def load_model(ckpt_path: str | Path, device: str = "cpu", runs_dir: str | Path = "runs") -> GANModule:
     """The model of a checkpoint; ``last`` means the newest ``last.ckpt`` under ``runs_dir``."""
     ckpt_path = checkpoint_path(ckpt_path, runs_dir)
+    read_checkpoint(ckpt_path)  # one line, not torch.load's traceback, for a file that is no checkpoint
     try:
         return GANModule.load_from_checkpoint(ckpt_path, map_location=device).eval()
     except (RuntimeError, pickle.UnpicklingError, EOFError, KeyError) as e:

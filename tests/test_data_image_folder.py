@@ -97,14 +97,16 @@ def test_cache_is_written_once_reused_and_rebuilt_when_a_file_changes(tmp_path, 
 @pytest.mark.parametrize("setup, message", [
     (lambda d: None, "does not exist"),
     (lambda d: d.mkdir(), "no images (.jpg, .jpeg, .png, .webp, .bmp) under"),
-    (lambda d: (d.mkdir(), (d / "a.jpg").write_bytes(b"junk"), (d / "b.png").write_bytes(b"")), "none of the 2 image files"),
+    (lambda d: (d.mkdir(), [(d / f"{i}.jpg").write_bytes(b"junk") for i in range(320)], (d / "b.png").write_bytes(b"")),
+     "none of the 321 image files"),  # enough files for a batch of 64 x 5 critic steps
 ])
 def test_missing_empty_and_all_corrupt_dirs_give_one_clear_line(tmp_path, capsys, setup, message):
     data = tmp_path / "anime"
     setup(data)
     with pytest.raises(SystemExit) as exit:
         main(["fit", "--config", str(CONFIGS / "wgangp_anime.yaml"), "--data.init_args.data_dir", str(data),
-              "--trainer.default_root_dir", str(tmp_path / "runs"), "--model.init_args.metrics", "null"])
+              "--trainer.default_root_dir", str(tmp_path / "runs"), "--model.init_args.metrics", "null",
+              "--data.init_args.val_size", "0"])
     err = capsys.readouterr().err
     assert exit.value.code == 2 and "Traceback" not in err
     (line,) = [l for l in err.splitlines() if l.startswith("gan_lightning: error:")]
@@ -135,8 +137,8 @@ def served_zip(tmp_path):
 
 def test_download_with_the_right_sha256_extracts_the_images(served_zip, tmp_path):
     url, digest = served_zip
-    dm = AnimeFacesDataModule(data_dir=str(tmp_path / "anime"), image_size=16, download_url=url, sha256=digest,
-                              batch_size=4, val_size=4)
+    dm = AnimeFacesDataModule(data_dir=str(tmp_path / "anime"), image_size=16, download=True, download_url=url,
+                              sha256=digest, batch_size=4, val_size=4)
     dm.prepare_data()
     dm.setup("fit")
     assert len(list((tmp_path / "anime" / "images").glob("*.png"))) == 20
@@ -146,8 +148,27 @@ def test_download_with_the_right_sha256_extracts_the_images(served_zip, tmp_path
 
 def test_download_with_a_wrong_sha256_keeps_nothing(served_zip, tmp_path):
     url, _ = served_zip
-    dm = AnimeFacesDataModule(data_dir=str(tmp_path / "anime"), download_url=url, sha256="0" * 64)
+    dm = AnimeFacesDataModule(data_dir=str(tmp_path / "anime"), download=True, download_url=url, sha256="0" * 64)
     with pytest.raises(ConfigError, match="has sha256 .* expected 0000"):
         dm.prepare_data()
     assert not (tmp_path / "anime").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".download-")]
+
+
+def test_no_download_without_the_download_flag(served_zip, tmp_path):
+    url, digest = served_zip
+    dm = AnimeFacesDataModule(data_dir=str(tmp_path / "anime"), download_url=url, sha256=digest)
+    dm.prepare_data()
+    assert not (tmp_path / "anime").exists()
+    with pytest.raises(ConfigError, match=r"does not exist; set --data.init_args.download true to fetch http://127"):
+        dm.setup("fit")
+    with pytest.raises(ConfigError, match="download is true but no download_url"):
+        ImageFolderDataModule(data_dir=str(tmp_path / "x"), download=True)
+
+
+def test_anime_faces_takes_the_image_folder_arguments_and_saves_them(tmp_path):
+    dm = AnimeFacesDataModule(image_size=16, batch_size=4, val_size=3, seed=7)
+    assert str(dm.data_dir) == "data/anime"
+    assert (dm.image_size, dm.batch_size, dm.val_size, dm.seed) == (16, 4, 3, 7)
+    assert {k: dm.hparams[k] for k in ("data_dir", "image_size", "batch_size", "val_size", "seed", "download")} == \
+        {"data_dir": "data/anime", "image_size": 16, "batch_size": 4, "val_size": 3, "seed": 7, "download": False}

@@ -95,7 +95,7 @@ def test_evaluate_stops_with_one_line_on_bad_input(tmp_path):
     (tmp_path / "corrupt.ckpt").write_text("not a checkpoint")
     cases = [(["--ckpt_path", "last", "--feature", "mnist"], "takes 28x28 digit images (C x 28 x 28), but this data is 3x64x64"),
              (["--ckpt_path", "missing.ckpt"], "--ckpt_path: no checkpoint file at missing.ckpt"),
-             (["--ckpt_path", "corrupt.ckpt"], "--ckpt_path: corrupt.ckpt is not a readable gan_lightning checkpoint"),
+             (["--ckpt_path", "corrupt.ckpt"], "--ckpt_path: corrupt.ckpt is not a PyTorch checkpoint (not the zip archive torch.save writes)"),
              (["--ckpt_path", "last", "--num_samples", "1"], "--num_samples must be >= 2, got 1")]
     for args, message in cases:
         result = run_cli(["evaluate", *args, "--wandb", "false"], cwd=tmp_path, check=False)

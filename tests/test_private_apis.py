@@ -36,3 +36,12 @@ def test_lightning_cli_instantiate_trainer_hook():
     # cli.py: GANCLI drops its checkpoint callback when --trainer.enable_checkpointing is false.
     assert parameters(LightningCLI._instantiate_trainer) == ["self", "config", "callbacks"], (
         "lightning changed LightningCLI._instantiate_trainer: update GANCLI._instantiate_trainer")
+
+
+def test_wandb_logger_keeps_its_init_arguments_in_a_dict():
+    # cli.py: GANCLI.instantiate_trainer drops the `anonymous` argument W&B warns about.
+    from lightning.pytorch.loggers import WandbLogger
+
+    logger = WandbLogger(offline=True)
+    assert isinstance(getattr(logger, "_wandb_init", None), dict) and "anonymous" in logger._wandb_init, (
+        "lightning changed WandbLogger._wandb_init: update GANCLI.instantiate_trainer")

@@ -1,19 +1,72 @@
-"""Saving ``last.ckpt`` when a run is stopped by SIGTERM (schedulers, preemption) or Ctrl-C."""
+"""Saving a checkpoint when a run is stopped: SIGTERM or Ctrl-C, and SLURM's requeue signal."""
 
+import os
+import signal
+import subprocess
+import threading
 from pathlib import Path
 
+from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 
 class CheckpointOnInterrupt(Callback):
-    """On SIGTERM or Ctrl-C during ``fit``, writes ``<checkpoint dir>/last.ckpt`` before exit.
+    """On SIGTERM or Ctrl-C during ``fit``, writes ``<checkpoint dir>/last.ckpt`` before exit; under
+    SLURM, on SIGUSR1 (``#SBATCH --signal=SIGUSR1@90`` before the time limit, or ``scancel -s USR1``)
+    writes ``<run folder>/hpc_ckpt_<n>.ckpt``, requeues the job and stops.
 
     Lightning stops at the end of the iteration in progress on SIGTERM, so the checkpoint holds a
     whole iteration. The write is atomic (a temporary file renamed over the old one), so a
     failure while saving leaves the previous ``last.ckpt`` in place.
+
+    The requeued job starts in the same run folder (it is named by the job id) and Lightning
+    restores the newest ``hpc_ckpt_*.ckpt`` there by itself. Lightning's own SIGUSR1 handler
+    saves wherever the signal lands, mid-iteration and at a different point on each rank; this
+    one only records the signal, and the ranks agree at the end of an iteration to save there, so
+    the resumed run is bit for bit the uninterrupted one.
     """
+
+    def __init__(self):
+        self.requeue_requested = False
+        self.previous_handler = None
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        # Installed before Lightning registers its handlers, which then leave SIGUSR1 to this one.
+        if stage == "fit" and SLURMEnvironment.detect() and threading.current_thread() is threading.main_thread():
+            self.requeue_requested = False
+            self.previous_handler = signal.signal(signal.SIGUSR1, self.record_requeue_signal)
+
+    def record_requeue_signal(self, signum, frame) -> None:
+        self.requeue_requested = True
+
+    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if self.previous_handler is not None:
+            signal.signal(signal.SIGUSR1, self.previous_handler)
+            self.previous_handler = None
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx) -> None:
+        if self.previous_handler is None:
+            return
+        # One small all-reduce per iteration: every rank stops at the same iteration, the first to be signalled.
+        if not trainer.strategy.reduce_boolean_decision(self.requeue_requested, all=False):
+            return
+        folder = Path(trainer.default_root_dir)
+        number = 1 + max((int(p.stem.removeprefix("hpc_ckpt_")) for p in folder.glob("hpc_ckpt_*.ckpt")
+                          if p.stem.removeprefix("hpc_ckpt_").isdigit()), default=0)
+        path = folder / f"hpc_ckpt_{number}.ckpt"
+        trainer.save_checkpoint(path)
+        rank_zero_info(f"SIGUSR1: saved {path} at iteration {pl_module.iteration}; requeueing the job")
+        trainer.should_stop = True
+        if trainer.is_global_zero:
+            job = os.environ.get("SLURM_ARRAY_JOB_ID") and f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ['SLURM_ARRAY_TASK_ID']}"
+            job = job or os.environ["SLURM_JOB_ID"]
+            result = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True)
+            if result.returncode != 0:
+                rank_zero_warn(f"scontrol requeue {job} failed ({result.stderr.strip()}); resume by hand with "
+                               f"--ckpt_path {path}")
+        self.requeue_requested = False
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
         if not isinstance(exception, (KeyboardInterrupt, SIGTERMException)) or trainer.state.fn != "fit":

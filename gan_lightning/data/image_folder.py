@@ -50,27 +50,33 @@ class ImageFolderDataModule(InMemoryImageDataModule):
     Args:
         data_dir: a folder of images (any depth), or a ``.zip`` of them.
         image_size: side of the square images (64 for the DCGAN configs).
-        download_url: optional URL of a zip of the images, fetched in ``prepare_data`` when
-            ``data_dir`` does not exist yet, checked against ``sha256`` and extracted into it.
+        download: fetch ``download_url`` in ``prepare_data`` when ``data_dir`` does not exist yet
+            (as ``MNISTDataModule``'s flag: nothing is fetched unless it is true).
+        download_url: URL of a zip of the images, checked against ``sha256`` and extracted into
+            ``data_dir``.
         sha256: the zip's SHA-256; a download that does not match is deleted and refused.
         **kwargs: batching arguments of ``InMemoryImageDataModule`` (``batch_size``, ``val_size``, ...).
     """
 
-    def __init__(self, data_dir: str = "data/images", image_size: int = 64, download_url: Optional[str] = None,
-                 sha256: Optional[str] = None, batch_size: int = 64, batches_per_step: int = 1, val_size: int = 5000,
-                 num_workers: int = 0, seed: int = 0):
+    def __init__(self, data_dir: str = "data/images", image_size: int = 64, download: bool = False,
+                 download_url: Optional[str] = None, sha256: Optional[str] = None, batch_size: int = 64,
+                 batches_per_step: int = 1, val_size: int = 5000, num_workers: int = 0, seed: int = 0):
         super().__init__(batch_size, batches_per_step, val_size, num_workers, seed)
+        name = type(self).__name__
         if image_size < 4:
-            raise ConfigError(f"{type(self).__name__}: image_size must be >= 4, got {image_size}")
+            raise ConfigError(f"{name}: image_size must be >= 4, got {image_size}")
+        if download and not download_url:
+            raise ConfigError(f"{name}: download is true but no download_url was given; set "
+                              f"--data.init_args.download_url URL --data.init_args.sha256 HEX")
         if download_url and not sha256:
-            raise ConfigError(f"{type(self).__name__}: download_url needs the sha256 of the file, to verify it")
+            raise ConfigError(f"{name}: download_url needs the sha256 of the file, to verify it; set --data.init_args.sha256 HEX")
         self.data_dir, self.image_size = Path(data_dir), image_size
-        self.download_url, self.sha256 = download_url, sha256
+        self.download, self.download_url, self.sha256 = download, download_url, sha256
 
     # ---- download ------------------------------------------------------------------------
 
     def prepare_data(self) -> None:
-        if self.download_url is None or self.data_dir.exists():
+        if not self.download or self.data_dir.exists():
             return
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self.data_dir.parent, prefix=".download-") as tmp:
@@ -90,12 +96,19 @@ class ImageFolderDataModule(InMemoryImageDataModule):
                 z.extractall(extracted)
             os.replace(extracted, self.data_dir)  # the folder appears whole or not at all
 
+    def check_data(self) -> None:
+        if self.download and not self.data_dir.exists():
+            return  # prepare_data fetches it
+        self.check_enough_images(len(self.sources()))
+
     # ---- decoding and the cache ----------------------------------------------------------
 
     def sources(self) -> list[tuple[str, int, int]]:
         """(name, size, mtime) of every image file, sorted; a zip's members have mtime 0."""
         if not self.data_dir.exists():
-            raise ConfigError(f"{type(self).__name__}: {self.data_dir} does not exist; {HOW_TO_GET}")
+            fetch = (f"set --data.init_args.download true to fetch {self.download_url}" if self.download_url
+                     else HOW_TO_GET)
+            raise ConfigError(f"{type(self).__name__}: {self.data_dir} does not exist; {fetch}")
         if self.data_dir.is_file() and zipfile.is_zipfile(self.data_dir):
             with zipfile.ZipFile(self.data_dir) as z:
                 found = [(i.filename, i.file_size, 0) for i in z.infolist()
@@ -161,10 +174,8 @@ class ImageFolderDataModule(InMemoryImageDataModule):
 
 class AnimeFacesDataModule(ImageFolderDataModule):
     """64x64 anime faces from a folder or zip, e.g. the Kaggle "Anime Face Dataset" (63,632 faces)
-    or the 51,223 getchu faces of the TF2 tutorial, as downloaded. See ``ImageFolderDataModule``."""
+    or the 51,223 getchu faces of the TF2 tutorial, as downloaded. Only the default folder differs
+    from ``ImageFolderDataModule``, whose arguments it takes."""
 
-    def __init__(self, data_dir: str = "data/anime", image_size: int = 64, download_url: Optional[str] = None,
-                 sha256: Optional[str] = None, batch_size: int = 64, batches_per_step: int = 1, val_size: int = 5000,
-                 num_workers: int = 0, seed: int = 0):
-        super().__init__(data_dir, image_size, download_url, sha256, batch_size, batches_per_step, val_size,
-                         num_workers, seed)
+    def __init__(self, data_dir: str = "data/anime", **kwargs):
+        super().__init__(data_dir, **kwargs)

@@ -48,14 +48,23 @@ class InMemoryImageDataModule(LightningDataModule):
         """All images as uint8 ``[N, C, H, W]``."""
         raise NotImplementedError
 
+    def check_data(self) -> None:
+        """Stops with one line when the data is missing or too small; the CLI calls it before the trainer starts."""
+
+    def check_enough_images(self, count: int) -> None:
+        step = self.batch_size * self.batches_per_step
+        if count - self.val_size < step:
+            per_step = f" ({self.batch_size} x {self.batches_per_step} critic steps)" if self.batches_per_step > 1 else ""
+            raise ConfigError(f"{type(self).__name__}: {count} images leave {max(count - self.val_size, 0)} for "
+                              f"training after holding out val_size={self.val_size}, fewer than one training batch of "
+                              f"{step}{per_step}; lower --data.init_args.batch_size or --data.init_args.val_size, "
+                              f"or add images")
+
     def setup(self, stage: str) -> None:
         if self.train_images is not None:
             return
         images = self.load_images()
-        step = self.batch_size * self.batches_per_step
-        if len(images) - self.val_size < step:
-            raise ConfigError(f"{type(self).__name__}: {len(images)} images leave fewer than one training batch of "
-                              f"{step} after holding out val_size={self.val_size}")
+        self.check_enough_images(len(images))
         (self.train_images, self.val_images), = self.split(images)
 
     def split(self, *tensors: Tensor) -> list[tuple[Tensor, Tensor]]:

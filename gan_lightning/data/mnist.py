@@ -30,6 +30,11 @@ class MNISTDataModule(InMemoryImageDataModule):
         if self.download:
             MNIST(self.data_dir, train=True, download=True)
 
+    def check_data(self) -> None:
+        raw = self.data_dir / "MNIST" / "raw"
+        if not self.download and not all((raw / f).is_file() for f in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")):
+            self.load()  # raises the line that says where the files were looked for
+
     def load_images(self) -> Tensor:
         return self.load()[0]
 

@@ -164,6 +164,10 @@ class SampleMetrics:
             net = self.build_network()
             if hasattr(net, "check_shape"):
                 net.check_shape(tuple(reals.shape[1:]))
+        if len(reals) < 2:
+            raise ConfigError(f"SampleMetrics: the {self.reference_split!r} split of {type(datamodule).__name__} has "
+                              f"{len(reals)} samples (val_size {getattr(datamodule, 'val_size', '?')}: none were held "
+                              f"out); measure against --reference_split train, or train with a val_size")
         if self.num_samples is None:
             self.num_samples = len(reals)
         protocol = {"data": type(datamodule).__name__, "reference_split": self.reference_split, "reals": len(reals),

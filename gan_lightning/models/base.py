@@ -31,6 +31,17 @@ from gan_lightning.runs import reference_cache_dir
 HEADLINE_METRICS = {"val/w1", "val/fid", "val/modes", "val/classes"}  # the rest stays off the progress bar
 
 
+def check_optimizer(model: str, key: str, optimizer: Optional[OptimizerCallable]) -> None:
+    """Builds the optimizer on a dummy parameter, so that a bad setting (a negative learning rate)
+    stops the run before the trainer starts instead of in ``configure_optimizers``."""
+    if optimizer is None:
+        return
+    try:
+        optimizer([nn.Parameter(torch.zeros(1))])
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"{model}: {key}: {e}; set it with --model.init_args.{key}.init_args") from None
+
+
 class GANModule(LightningModule):
     """A generator and a discriminator trained against each other with manual optimization.
 
@@ -103,6 +114,8 @@ class GANModule(LightningModule):
             raise ConfigError(f"{name}: ema_decay must be in [0, 1), got {ema_decay}")
         if gradient_clip_val is not None and gradient_clip_val <= 0:
             raise ConfigError(f"{name}: gradient_clip_val must be > 0 or null, got {gradient_clip_val}")
+        for key, optimizer in [("optimizer_g", optimizer_g), ("optimizer_d", optimizer_d)]:
+            check_optimizer(name, key, optimizer)
         # Built by LightningCLI, the hparams hold the networks' class_path/init_args, so a checkpoint
         # alone rebuilds the model; built in Python they are modules, which stay out of hparams.
         built_by_cli = _given_hyperparameters.get() is not None

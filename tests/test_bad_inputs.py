@@ -1,0 +1,84 @@
+"""Every bad input a user can give `fit` or `sample` stops before anything is written: exit code 2, one line
+on stderr that names the value, what was expected and the option that fixes it, and no run folder."""
+
+import pytest
+
+from helpers import CONFIGS, run_cli
+from images import write_faces
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """last.ckpt of a two-iteration 1-D Gaussian WGAN-GP run and of an NS-GAN run, written by fit."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    found = {}
+    for objective in ("wgangp", "nsgan"):
+        run_cli(["fit", "--config", str(CONFIGS / f"{objective}_gaussian.yaml"), "--trainer.max_epochs", "1",
+                 "--data.init_args.epoch_length", "2", "--trainer.limit_val_batches", "0", "--trainer.logger", "false",
+                 "--trainer.enable_progress_bar", "false", "--run_name", objective], cwd=folder)
+        found[objective] = folder / "runs" / objective / "checkpoints" / "last.ckpt"
+    return found
+
+
+def bad_inputs(tmp_path, checkpoints):
+    """(command line, text the line must hold) for each bad input."""
+    (tmp_path / "notes.ckpt").write_text("not a checkpoint\n")
+    write_faces(tmp_path / "few-faces", n=10)  # and one broken file: 11 image files
+    gaussian = ["--config", str(CONFIGS / "nsgan_gaussian.yaml")]
+    return {
+        "negative learning rate": (["fit", *gaussian, "--model.init_args.optimizer_d.init_args.lr", "-1"],
+                                   "optimizer_d: Invalid learning rate: -1.0; set it with --model.init_args.optimizer_d.init_args"),
+        "corrupt checkpoint to fit": (["fit", *gaussian, "--ckpt_path", "notes.ckpt"],
+                                      "--ckpt_path: notes.ckpt is not a PyTorch checkpoint"),
+        "corrupt checkpoint to sample": (["sample", "--ckpt_path", "notes.ckpt", "--output", "s.png"],
+                                         "--ckpt_path: notes.ckpt is not a PyTorch checkpoint"),
+        "checkpoint of other networks and data": (
+            ["fit", "--config", str(CONFIGS / "wgangp_ring8.yaml"), "--ckpt_path", str(checkpoints["wgangp"])],
+            "was trained on GaussianDataModule, the config's data is GaussianMixtureDataModule; resume with the config it was trained with"),
+        "checkpoint of another objective": (
+            ["fit", "--config", str(CONFIGS / "wgangp_gaussian.yaml"), "--ckpt_path", str(checkpoints["nsgan"])],
+            "holds a NSGAN, the config builds a WGANGP"),
+        "checkpoint of another network shape": (
+            ["fit", *gaussian, "--ckpt_path", str(checkpoints["nsgan"]),
+             "--model.init_args.generator.init_args.hidden", "[8]"],
+            "has another generator (model.init_args.generator.init_args.hidden: [8] in the config, [32, 32] in the checkpoint)"),
+        "missing data folder": (["fit", "--config", str(CONFIGS / "wgangp_anime.yaml"), "--data.init_args.data_dir", "nowhere"],
+                                "nowhere does not exist"),
+        "image folder smaller than a batch": (
+            ["fit", "--config", str(CONFIGS / "wgangp_anime.yaml"), "--data.init_args.data_dir", "few-faces",
+             "--data.init_args.val_size", "2"],
+            "11 images leave 9 for training after holding out val_size=2, fewer than one training batch of 320 "
+            "(64 x 5 critic steps); lower --data.init_args.batch_size or --data.init_args.val_size"),
+    }
+
+
+CASES = ["negative learning rate", "corrupt checkpoint to fit", "corrupt checkpoint to sample",
+         "checkpoint of other networks and data", "checkpoint of another objective",
+         "checkpoint of another network shape", "missing data folder", "image folder smaller than a batch"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_bad_input_stops_with_one_line_and_writes_nothing(case, tmp_path, checkpoints):
+    args, message = bad_inputs(tmp_path, checkpoints)[case]
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    result = run_cli(args, cwd=tmp_path, check=False)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert len(lines) == 1 and lines[0].startswith("gan_lightning: error: ") and message in lines[0], result.stderr[-3000:]
+    after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert after == before  # no run folder, checkpoint, plot or W&B file
+
+
+def test_with_validation_off_no_images_are_held_out(tmp_path):
+    write_faces(tmp_path / "faces", n=70)
+    run_cli(["fit", "--config", str(CONFIGS / "nsgan_anime.yaml"), "--data.init_args.data_dir", "faces",
+             "--data.init_args.image_size", "32", "--model.init_args.generator.init_args.image_size", "32",
+             "--model.init_args.discriminator.init_args.image_size", "32", "--trainer.max_steps", "2",
+             "--trainer.limit_val_batches", "0", "--model.init_args.metrics", "null", "--trainer.logger", "false",
+             "--run_name", "few"], cwd=tmp_path)  # 70 faces: one batch of 64 only if none is held out
+    import torch
+
+    saved = torch.load(tmp_path / "runs" / "few" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert saved["datamodule_hyper_parameters"]["val_size"] == 0 and saved["iteration"] == 1

@@ -1,0 +1,104 @@
+"""configs/cluster/slurm.sh on a real one-node SLURM (configs/cluster/local_slurm.sh): 1 node x 2 CPU
+tasks, SIGUSR1 mid-run, requeue, resume from the HPC checkpoint, and the same final weights as an
+uninterrupted job. Skipped, with the reason, where SLURM cannot start (not root, packages missing);
+`.ci/run` installs Debian's slurm-wlm and munge when it runs as root."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCAL_SLURM = ROOT / "configs" / "cluster" / "local_slurm.sh"
+JOB_SCRIPT = ROOT / "configs" / "cluster" / "slurm.sh"
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    """A running local SLURM; yields the environment that reaches it."""
+    folder = tmp_path_factory.mktemp("slurm")
+    started = subprocess.run(["bash", str(LOCAL_SLURM), "start", str(folder)], capture_output=True, text=True, timeout=120)
+    if started.returncode == 3:
+        pytest.skip(started.stderr.strip())
+    assert started.returncode == 0, started.stdout + started.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "WANDB_SERVICE"))}
+    env.update(SLURM_CONF=str(folder / "slurm.conf"), PYTHON=sys.executable, WANDB_MODE="offline", WANDB_SILENT="true")
+    yield env
+    subprocess.run(["scancel", "--user", "root"], env=env, capture_output=True)
+    subprocess.run(["bash", str(LOCAL_SLURM), "stop", str(folder)], capture_output=True, timeout=60)
+
+
+def submit(env, work: Path) -> str:
+    """configs/cluster/slurm.sh itself, laid out for 1 node x 2 CPU tasks by sbatch options and CLI arguments."""
+    command = ["sbatch", "--parsable", "--nodes", "1", "--ntasks-per-node", "2", "--gres=none", "--cpus-per-task", "1",
+               "--time", "10", "--chdir", str(work), "--output", str(work / "slurm-%j.out"), str(JOB_SCRIPT),
+               str(ROOT / "configs" / "wgangp_gaussian.yaml"),
+               "--trainer.accelerator", "cpu", "--trainer.precision", "32-true",
+               "--trainer.default_root_dir", str(work / "runs"), "--trainer.max_epochs", "3",
+               "--data.init_args.epoch_length", "150", "--trainer.limit_val_batches", "0",
+               "--checkpoint.monitor", "null", "--checkpoint.every_n_train_steps", "120",  # iter*.ckpt every 20 iterations
+               "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().split(";")[0]
+
+
+def job_state(env, job: str) -> str:
+    shown = subprocess.run(["scontrol", "show", "job", job], env=env, capture_output=True, text=True).stdout
+    found = re.search(r"JobState=(\S+)", shown)
+    return found.group(1) if found else "GONE"
+
+
+def wait_for(condition, what: str, timeout: float = 150):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def final_weights(run_dir: Path) -> dict:
+    state = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False, map_location="cpu")
+    return {k: v for k, v in state["state_dict"].items() if k.startswith(("generator.", "discriminator."))}, state
+
+
+def test_sigusr1_requeues_and_the_resumed_job_ends_as_the_uninterrupted_one(slurm, tmp_path):
+    interrupted, straight = tmp_path / "interrupted", tmp_path / "straight"
+    interrupted.mkdir(), straight.mkdir()
+    job = submit(slurm, interrupted)
+    run_dir = interrupted / "runs" / f"wgangp-gaussian-{job}"
+    log = interrupted / f"slurm-{job}.out"
+    wait_for(lambda: list((run_dir / "checkpoints").glob("iter*.ckpt")), "the first checkpoint of the job")
+    subprocess.run(["scancel", "--signal", "USR1", job], env=slurm, check=True)
+    wait_for(lambda: (run_dir / "hpc_ckpt_1.ckpt").is_file(), "hpc_ckpt_1.ckpt")
+    saved_at = torch.load(run_dir / "hpc_ckpt_1.ckpt", weights_only=False)["iteration"]
+    assert 0 < saved_at < 450, saved_at  # mid-run
+    # SLURM holds a requeued job for a while before it may start again; release it now.
+    wait_for(lambda: job_state(slurm, job) in ("PENDING", "REQUEUED", "REQUEUE_HOLD"), "the requeue")
+    subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], env=slurm, capture_output=True)
+    wait_for(lambda: job_state(slurm, job) in ("COMPLETED", "FAILED", "CANCELLED", "GONE"), "the requeued job to end", 240)
+    text = log.read_text()
+    assert job_state(slurm, job) == "COMPLETED", text[-4000:]
+    assert "(restart 0)" in text and "(restart 1)" in text, text[-4000:]  # one job, run twice, one log
+    assert re.search(r"Restoring states from the checkpoint path at \S*hpc_ckpt_1\.ckpt", text), text[-4000:]
+    assert [p.name for p in (interrupted / "runs").iterdir()] == [run_dir.name]  # the same run folder
+    wandb_runs = sorted((run_dir / "wandb").glob("offline-run-*"))
+    assert len(wandb_runs) == 2 and all(p.name.endswith(f"-{run_dir.name}") for p in wandb_runs), wandb_runs  # one W&B id
+
+    other = submit(slurm, straight)
+    wait_for(lambda: job_state(slurm, other) in ("COMPLETED", "FAILED", "CANCELLED", "GONE"), "the uninterrupted job", 240)
+    assert job_state(slurm, other) == "COMPLETED", (straight / f"slurm-{other}.out").read_text()[-4000:]
+    resumed, resumed_state = final_weights(run_dir)
+    reference, reference_state = final_weights(straight / "runs" / f"wgangp-gaussian-{other}")
+    assert resumed_state["iteration"] == reference_state["iteration"] == 450
+    assert len(resumed_state["rng_states"]) == 2  # both ranks' random streams were saved and restored
+    for key, value in reference.items():
+        torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)
