@@ -20,6 +20,8 @@ def test_fit_then_sample_end_to_end(tmp_path):
     run = (tmp_path / "runs" / "e2e").resolve()
     text = out.stdout + out.stderr
     assert "logging offline" in text and "wandb sync" in text and f"Run folder: {run}" in text
+    for chatter in ("anonymous setting", "litlogger", "Seed set to"):  # silenced for good
+        assert chatter not in text, chatter
     ckpts = sorted(p.name for p in (run / "checkpoints").glob("*.ckpt"))
     assert "last.ckpt" in ckpts and any(name.startswith("iter0000") for name in ckpts), ckpts
     assert (run / "plots" / "distribution_0000150.png").is_file() and (run / "plots" / "distribution_0000300.png").is_file()

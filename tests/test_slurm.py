@@ -5,6 +5,7 @@ uninterrupted job. Skipped, with the reason, where SLURM cannot start (not root,
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -102,3 +103,16 @@ def test_sigusr1_requeues_and_the_resumed_job_ends_as_the_uninterrupted_one(slur
     assert len(resumed_state["rng_states"]) == 2  # both ranks' random streams were saved and restored
     for key, value in reference.items():
         torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)
+
+
+def test_local_slurm_says_why_it_cannot_start(tmp_path):
+    tools = tmp_path / "bin"  # a PATH with the shell's basics and no SLURM or munge
+    tools.mkdir()
+    for tool in ("id", "mkdir", "cat", "head", "chmod", "hostname", "nproc", "seq", "sleep", "kill", "rm", "tail"):
+        (tools / tool).symlink_to(shutil.which(tool))
+    result = subprocess.run(["/bin/bash", str(LOCAL_SLURM), "start", str(tmp_path / "slurm")], capture_output=True,
+                            text=True, env={"PATH": str(tools)}, timeout=60)
+    assert result.returncode == 3
+    expected = ("needs root" if os.geteuid() != 0 else
+                "munged slurmctld slurmd sbatch srun scontrol sinfo not found; install them with: apt-get install -y slurm-wlm munge")
+    assert expected in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
