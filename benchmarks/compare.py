@@ -217,7 +217,7 @@ def plot(points: list[dict], dataset: str, x: str, path: Path) -> None:
         xs = [statistics.mean(float(c[i][x]) for c in curves) for i in range(n)]
         ys = [[float(c[i][metric]) for c in curves] for i in range(n)]
         line, = ax.plot(xs, [statistics.mean(v) for v in ys], label=f"{key[0]} ({key[1]})",
-                        linestyle="-" if key[1] == "shipped" else "--")
+                        linestyle="-" if key[1] == "shipped" else "--", marker="o" if n < 4 else None)  # one point: a dot
         ax.fill_between(xs, [min(v) for v in ys], [max(v) for v in ys], alpha=0.15, color=line.get_color())
     ax.set_xlabel({"iteration": "generator iterations", "wall_s": "training wall time (s)"}[x])
     ax.set_ylabel(metric)
