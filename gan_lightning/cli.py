@@ -7,27 +7,27 @@ What this adds to LightningCLI:
 - checkpoints (``last.ckpt`` and the best by ``checkpoint.monitor``) at every validation;
 - ``--ckpt_path last`` resumes the newest run under ``default_root_dir``, in its own folder;
 - the objective's ``n_critic`` sets how many batches the data module hands each training step;
-- the ``sample``, ``evaluate`` and ``train_classifier`` commands (see ``COMMANDS``).
+- a progress bar that redraws by the clock (plain lines when stdout is a file).
+
+``gan_lightning.commands`` dispatches ``sample``, ``evaluate`` and ``train_classifier`` without it.
 """
 
 import importlib
 import logging
-import re
-from argparse import ArgumentError
 import os
-import sys
 import time
 from pathlib import Path
 
 from lightning.pytorch import LightningDataModule
+from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_info
 
-from gan_lightning.callbacks import CheckpointOnInterrupt, DistributionPlot, GANCheckpoint, SampleGrid
+from gan_lightning.callbacks import CheckpointOnInterrupt, DistributionPlot, GANCheckpoint, SampleGrid, TimedProgressBar
 from gan_lightning.checkpoints import check_resumable, read_checkpoint
 from gan_lightning.data.images import InMemoryImageDataModule
-from gan_lightning.errors import ConfigError, TrainingDiverged
+from gan_lightning.errors import ConfigError
 from gan_lightning.models import GANModule
 from gan_lightning.runs import WANDB_PROJECT, newest_last_checkpoint, wandb_has_credentials
 
@@ -89,6 +89,7 @@ class GANCLI(LightningCLI):
         parser.add_lightning_class_args(DistributionPlot, "plots")
         parser.add_lightning_class_args(SampleGrid, "grid")
         parser.add_lightning_class_args(CheckpointOnInterrupt, "interrupt")
+        parser.add_lightning_class_args(TimedProgressBar, "progress_bar")
         parser.add_argument("--run_name", type=str | None, default=None,
                             help="Name of the run folder under default_root_dir (default: <objective>-<data>-<time>).")
         parser.add_argument("--wandb_project", type=str, default=WANDB_PROJECT, help="W&B project of the default logger.")
@@ -99,6 +100,11 @@ class GANCLI(LightningCLI):
         # The checkpoint callback this CLI always adds must give way to --trainer.enable_checkpointing false.
         if config.get("enable_checkpointing") is False:
             callbacks = [c for c in callbacks if not isinstance(c, GANCheckpoint)]
+        # Likewise this CLI's progress bar, for --trainer.enable_progress_bar false or a bar of the user's own.
+        users = config.get("callbacks") or []
+        users = users if isinstance(users, list) else [users]
+        if config.get("enable_progress_bar") is False or any(isinstance(c, ProgressBar) for c in users):
+            callbacks = [c for c in callbacks if not isinstance(c, TimedProgressBar)]
         return super()._instantiate_trainer(config, callbacks)
 
     def parse_arguments(self, parser, args) -> None:
@@ -256,55 +262,3 @@ def fill_logger_defaults(config, root: Path, run_dir: Path) -> bool:
         elif os.environ.get("WANDB_MODE") not in ("online", "offline", "disabled") and not wandb_has_credentials():
             init["offline"] = offline = True
     return offline or os.environ.get("WANDB_MODE") == "offline"
-
-
-def parse_error_line(message: str) -> str:
-    """``key.path: reason`` from a jsonargparse error, which nests the reason many lines deep."""
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    first = re.match(r'Parser key "([^"]+)":', lines[0])
-    if not first or "Errors:" not in lines:
-        return " ".join(lines[:2])
-    keys, reason = [first.group(1)], None
-    for line in lines[lines.index("Errors:") + 1:]:
-        text = line.removeprefix("- ")
-        key = re.match(r'Parser key "([^"]+)":', text)
-        if key:
-            keys.append(key.group(1))
-        elif not text.startswith("Problem with given class_path"):
-            reason = text
-            break
-    given = next((line for line in lines if line.startswith("Given value:")), "")
-    if reason and "Got value" not in reason and given and "NestedArg" not in given:
-        reason += f". {given}"
-    return f"{'.'.join(keys)}: {reason}"
-
-
-# Commands beside LightningCLI's, imported only when used.
-COMMANDS = {"sample": ("gan_lightning.sample", "sample_main"),
-            "evaluate": ("gan_lightning.evaluate", "evaluate_main"),
-            "train_classifier": ("gan_lightning.metrics.mnist_classifier", "train_classifier_main")}
-
-
-def main(args: list[str] | None = None) -> None:
-    args = sys.argv[1:] if args is None else args
-    try:
-        if args and args[0] in COMMANDS:
-            module, function = COMMANDS[args[0]]
-            getattr(importlib.import_module(module), function)(args[1:])
-        else:
-            GANCLI(args=args if args != sys.argv[1:] else None)
-    except ArgumentError as e:
-        print(f"gan_lightning: error: {parse_error_line(str(e))}\n(see --help)", file=sys.stderr)
-        sys.exit(2)
-    except TrainingDiverged as e:
-        print(f"gan_lightning: error: {e}", file=sys.stderr)
-        sys.exit(1)
-    except Exception as e:
-        # jsonargparse wraps what a class raises while it is built; show our own message alone.
-        cause = e
-        while cause is not None and not isinstance(cause, ConfigError):
-            cause = cause.__cause__ or cause.__context__
-        if cause is None:
-            raise
-        print(f"gan_lightning: error: {cause}", file=sys.stderr)
-        sys.exit(2)

@@ -17,7 +17,6 @@ from typing import Optional
 from jsonargparse import ArgumentParser
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.metrics.suite import SampleMetrics
 from gan_lightning.runs import WANDB_PROJECT, reference_cache_dir, wandb_has_credentials
 from gan_lightning.sample import checkpoint_path, load_datamodule, load_model
 
@@ -38,8 +37,10 @@ def parse_feature(value: Optional[str]):
                           f"({type(e).__name__}: {e})") from e
 
 
-def merged_metrics(model, cli: dict) -> SampleMetrics:
-    """The run's own metrics settings, overridden by those given on the command line."""
+def merged_metrics(model, cli: dict):
+    """The run's own metrics settings, overridden by those given on the command line (a ``SampleMetrics``)."""
+    from gan_lightning.metrics.suite import SampleMetrics  # torchmetrics: not loaded for --help
+
     base = model.sample_metrics
     settings = {k: getattr(base, {"metrics": "wanted"}.get(k, k)) for k in SETTINGS} if base is not None else {}
     settings.update({k: v for k, v in cli.items() if v is not None})

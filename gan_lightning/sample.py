@@ -6,24 +6,72 @@ units), ``.npy`` (the same as a NumPy array) or ``.png`` (a grid of images, or a
 what its data was). The EMA generator is used when the checkpoint has one.
 """
 
+import importlib
 import pickle
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
 import torch
 from jsonargparse import ArgumentParser
-from lightning.pytorch import LightningDataModule
+from torch import Tensor, nn
 
-import gan_lightning.data  # noqa: F401  the data module classes a checkpoint names must be imported to load it
 from gan_lightning.checkpoints import read_checkpoint
 from gan_lightning.errors import ConfigError
-from gan_lightning.models import GANModule
+from gan_lightning.latent import latent_noise, sample_batches
 from gan_lightning.runs import newest_last_checkpoint
+
+if TYPE_CHECKING:  # Lightning is imported only where a command needs more than the generator
+    from lightning.pytorch import LightningDataModule
+
+    from gan_lightning.models import GANModule
 
 FORMATS = (".pt", ".npy", ".png")
 
 
-def load_model(ckpt_path: str | Path, device: str = "cpu", runs_dir: str | Path = "runs") -> GANModule:
+class SavedGenerator:
+    """A checkpoint's generator (its EMA when it has one) with the noise it was trained on: what
+    ``GANModule`` offers for drawing samples (``noise``, ``sample``, ``sample_batches``, the same
+    samples for the same seed), built without Lightning."""
+
+    def __init__(self, net: nn.Module, hparams: dict, device: str = "cpu"):
+        self.device = torch.device(device)
+        self.net, self.hparams, self.latent_dim = net.to(self.device).eval(), hparams, net.latent_dim
+
+    def noise(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+        return latent_noise(n, self.latent_dim, self.hparams.get("latent_distribution", "normal"),
+                            self.hparams.get("latent_scale", 1.0), generator, self.device)
+
+    @torch.no_grad()
+    def sample(self, noise: Tensor) -> Tensor:
+        return self.net(noise.to(self.device))
+
+    def sample_batches(self, n: int, seed: int, batch_size: int = 256):
+        return sample_batches(self, n, seed, batch_size)
+
+
+def load_generator(ckpt_path: Path, device: str = "cpu") -> SavedGenerator | None:
+    """The generator of a checkpoint ``fit`` wrote, from its class_path and weights alone; ``None``
+    when the checkpoint does not describe it that way (then ``load_model`` rebuilds the whole model)."""
+    checkpoint = read_checkpoint(ckpt_path)
+    hparams = checkpoint.get("hyper_parameters") or {}
+    spec = hparams.get("generator")
+    if not isinstance(spec, dict) or not isinstance(spec.get("class_path"), str):
+        return None
+    prefix = "generator_ema." if (hparams.get("ema_decay") or 0) > 0 else "generator."
+    try:
+        module, _, name = spec["class_path"].rpartition(".")
+        net = getattr(importlib.import_module(module), name)(**(spec.get("init_args") or {}))
+        net.load_state_dict({k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)})
+    except (ImportError, AttributeError, TypeError, ValueError, RuntimeError):
+        return None  # arguments that need jsonargparse to build them, or keys of another layout
+    return SavedGenerator(net, hparams, device)
+
+
+def load_model(ckpt_path: str | Path, device: str = "cpu", runs_dir: str | Path = "runs") -> "GANModule":
     """The model of a checkpoint; ``last`` means the newest ``last.ckpt`` under ``runs_dir``."""
+    import gan_lightning.data  # noqa: F401  the data module classes a checkpoint names must be imported to load it
+    from gan_lightning.models import GANModule
+
     ckpt_path = checkpoint_path(ckpt_path, runs_dir)
     read_checkpoint(ckpt_path)  # one line, not torch.load's traceback, for a file that is no checkpoint
     try:
@@ -41,14 +89,17 @@ def checkpoint_path(ckpt_path: str | Path, runs_dir: str | Path = "runs") -> Pat
     return ckpt_path
 
 
-def draw(model: GANModule, num_samples: int, seed: int, batch_size: int = 256) -> torch.Tensor:
+def draw(model: "GANModule | SavedGenerator", num_samples: int, seed: int, batch_size: int = 256) -> torch.Tensor:
     """``num_samples`` samples: images mapped to [0, 1], vectors in data units, on the CPU."""
     samples = torch.cat([batch.float().cpu() for batch in model.sample_batches(num_samples, seed, batch_size)])
     return (samples.clamp(-1, 1) + 1) / 2 if samples.dim() == 4 else samples
 
 
-def load_datamodule(ckpt_path: Path) -> LightningDataModule:
+def load_datamodule(ckpt_path: Path) -> "LightningDataModule":
     """The data module a checkpoint was trained on, rebuilt from the arguments ``fit`` saved in it."""
+    from lightning.pytorch import LightningDataModule
+
+    import gan_lightning.data  # noqa: F401  the data module classes a checkpoint names
     checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     hparams = checkpoint.get("datamodule_hyper_parameters") or {}
     if "_instantiator" not in hparams:
@@ -57,8 +108,8 @@ def load_datamodule(ckpt_path: Path) -> LightningDataModule:
     return LightningDataModule.load_from_checkpoint(ckpt_path, map_location="cpu")
 
 
-def write(samples: torch.Tensor, output: Path, model: GANModule | None = None,
-          data: LightningDataModule | None = None) -> None:
+def write(samples: torch.Tensor, output: Path, model: "GANModule | None" = None,
+          data: "LightningDataModule | None" = None) -> None:
     """Writes ``samples`` to ``output``; a plot of vectors shows the real data too when ``data`` is given."""
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix == ".pt":
@@ -101,10 +152,12 @@ def sample_main(args: list[str]) -> None:
     if cfg.num_samples < 1:
         raise ConfigError(f"--num_samples must be >= 1, got {cfg.num_samples}")
     ckpt_path = checkpoint_path(cfg.ckpt_path, cfg.runs_dir)
-    model = load_model(ckpt_path, cfg.device)
+    model = load_generator(ckpt_path, cfg.device) or load_model(ckpt_path, cfg.device)
     samples = draw(model, cfg.num_samples, cfg.seed)
     data = None
     if output.suffix == ".png" and samples.dim() == 2 and samples.shape[1] <= 2:
+        # A plot of vectors shows the discriminator and the real data too: the whole model is needed.
+        model = model if not isinstance(model, SavedGenerator) else load_model(ckpt_path, cfg.device)
         try:  # the real data beside the samples, when the checkpoint says what it was
             data = load_datamodule(ckpt_path)
         except ConfigError:

@@ -7,7 +7,8 @@ import yaml
 from lightning.pytorch import Callback
 
 from helpers import CONFIGS, run_cli
-from gan_lightning.cli import GANCLI, main
+from gan_lightning.cli import GANCLI
+from gan_lightning.commands import main
 from wandb_offline import read_run
 
 SHORT = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
@@ -15,13 +16,19 @@ SHORT = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summa
 
 def test_fit_then_sample_end_to_end(tmp_path):
     out = run_cli(["fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"), "--trainer.default_root_dir", "runs",
-                   "--run_name", "e2e", "--data.init_args.epoch_length", "150", "--trainer.max_epochs", "2", *SHORT],
-                  cwd=tmp_path)
+                   "--run_name", "e2e", "--data.init_args.epoch_length", "150", "--trainer.max_epochs", "2",
+                   "--trainer.enable_model_summary", "false", "--progress_bar.log_seconds", "0.2"], cwd=tmp_path)
     run = (tmp_path / "runs" / "e2e").resolve()
     text = out.stdout + out.stderr
     assert "logging offline" in text and "wandb sync" in text and f"Run folder: {run}" in text
     for chatter in ("anonymous setting", "litlogger", "Seed set to"):  # silenced for good
         assert chatter not in text, chatter
+    # Output to a file (not a terminal): plain progress lines by the clock, no carriage-return redraws.
+    assert "\r" not in out.stdout
+    lines = out.stdout.splitlines()
+    assert any(line.startswith("epoch 0, batch ") and " it/s" in line for line in lines), out.stdout
+    assert any(line.startswith("validation at iteration 150 | ") and "val/w1=" in line for line in lines)
+    assert any(line.startswith("done: iteration 300") for line in lines)
     ckpts = sorted(p.name for p in (run / "checkpoints").glob("*.ckpt"))
     assert "last.ckpt" in ckpts and any(name.startswith("iter0000") for name in ckpts), ckpts
     assert (run / "plots" / "distribution_0000150.png").is_file() and (run / "plots" / "distribution_0000300.png").is_file()

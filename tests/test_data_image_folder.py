@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 import gan_lightning.data.image_folder as image_folder
-from gan_lightning.cli import main
+from gan_lightning.commands import main
 from gan_lightning.data import AnimeFacesDataModule, ImageFolderDataModule
 from gan_lightning.errors import ConfigError
 from images import write_faces
@@ -68,6 +68,35 @@ def test_zip_gives_the_same_images_as_the_folder(faces, tmp_path):
         from_folder = ImageFolderDataModule(data_dir=str(faces), image_size=32).load_images()
     torch.testing.assert_close(from_zip, from_folder, rtol=0, atol=0)
     assert (tmp_path / "faces.zip.cache").is_dir()
+
+
+@pytest.mark.parametrize("as_zip", [False, True])
+def test_decoding_on_two_cores_gives_the_one_core_images_in_order(faces, tmp_path, monkeypatch, as_zip):
+    source = faces
+    if as_zip:
+        source = tmp_path / "faces.zip"
+        with zipfile.ZipFile(source, "w") as z:
+            for path in sorted(faces.rglob("*")):
+                if path.is_file() and ".gan_lightning_cache" not in path.parts:
+                    z.write(path, path.relative_to(faces))
+    threads = set()
+    decode = image_folder.decode
+
+    def recording_decode(*args):
+        threads.add(threading.get_ident())
+        return decode(*args)
+
+    monkeypatch.setattr(image_folder, "decode", recording_decode)
+    names = [name for name, _, _ in ImageFolderDataModule(data_dir=str(source)).sources()]
+    decoded = {}
+    for cores in ({0}, {0, 1}):
+        monkeypatch.setattr(image_folder.os, "sched_getaffinity", lambda pid, cores=cores: cores, raising=False)
+        threads.clear()
+        with pytest.warns(UserWarning, match="skipped 1 of 201"):
+            decoded[len(cores)] = ImageFolderDataModule(data_dir=str(source), image_size=32).decode_all(names)
+        assert len(threads) == len(cores)
+    torch.testing.assert_close(decoded[2], decoded[1], rtol=0, atol=0)
+    assert decoded[2].shape == (200, 3, 32, 32)
 
 
 def test_cache_is_written_once_reused_and_rebuilt_when_a_file_changes(tmp_path, monkeypatch):

@@ -1,6 +1,7 @@
 from gan_lightning.callbacks.checkpoint import GANCheckpoint
 from gan_lightning.callbacks.distribution_plot import DistributionPlot
 from gan_lightning.callbacks.interrupt import CheckpointOnInterrupt
+from gan_lightning.callbacks.progress import TimedProgressBar
 from gan_lightning.callbacks.sample_grid import SampleGrid
 
-__all__ = ["DistributionPlot", "SampleGrid", "CheckpointOnInterrupt", "GANCheckpoint"]
+__all__ = ["DistributionPlot", "SampleGrid", "CheckpointOnInterrupt", "GANCheckpoint", "TimedProgressBar"]

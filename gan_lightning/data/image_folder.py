@@ -8,11 +8,14 @@ runs never decode a JPEG again, and a changed source rebuilds the cache.
 """
 
 import hashlib
+import io
 import os
+import threading
 import tempfile
 import urllib.request
 import warnings
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
 
@@ -149,20 +152,34 @@ class ImageFolderDataModule(InMemoryImageDataModule):
         return images
 
     def decode_all(self, names: list[str]) -> Tensor:
+        """Decodes on every core: Pillow lets go of the GIL while it decodes and resizes, so threads suffice."""
         out = np.empty((len(names), 3, self.image_size, self.image_size), np.uint8)
         kept, bad = 0, []
-        archive = zipfile.ZipFile(self.data_dir) if self.data_dir.is_file() else None
-        try:
-            for name in tqdm(names, desc=f"decoding {len(names)} images to {self.image_size}px (cached once)", unit="img"):
-                try:
-                    source = archive.open(name) if archive else self.data_dir / name
-                    out[kept] = decode(source, self.image_size)
-                    kept += 1
-                except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        local, archives = threading.local(), []  # a zip handle per thread: ZipFile objects are not shared safely
+
+        def decode_one(name: str) -> Optional[np.ndarray]:
+            try:
+                if self.data_dir.is_file():
+                    if not hasattr(local, "archive"):
+                        local.archive = zipfile.ZipFile(self.data_dir)
+                        archives.append(local.archive)
+                    return decode(io.BytesIO(local.archive.read(name)), self.image_size)
+                return decode(self.data_dir / name, self.image_size)
+            except (OSError, ValueError, SyntaxError, zipfile.BadZipFile, Image.DecompressionBombError):
+                return None
+
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        with ThreadPoolExecutor(workers) as pool:
+            decoded = pool.map(decode_one, names)  # in order: the cache is the same on any machine
+            for name, image in zip(tqdm(names, desc=f"decoding {len(names)} images to {self.image_size}px on "
+                                                    f"{workers} cores (cached once)", unit="img"), decoded):
+                if image is None:
                     bad.append(name)
-        finally:
-            if archive:
-                archive.close()
+                else:
+                    out[kept] = image
+                    kept += 1
+        for archive in archives:
+            archive.close()
         if bad:
             warnings.warn(f"{type(self).__name__}: skipped {len(bad)} of {len(names)} image files that could not be "
                           f"read, e.g. {bad[0]}")

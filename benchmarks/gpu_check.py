@@ -1,0 +1,141 @@
+"""WGAN-GP on 64x64 images on a GPU: mixed precision stays finite, compile, speed against a plain loop.
+
+    bash benchmarks/gpu_check.sh          # on a CUDA machine: makes images, runs this, prints the table
+    python -m benchmarks.gpu_check --data_dir DIR [--iterations 300] [--out FOLDER]
+
+Each row is one ``fit`` of ``configs/wgangp_anime.yaml`` (n_critic 5, gradient penalty 10) on the
+images in ``--data_dir`` for ``--iterations`` iterations, logger, checkpoints and validation off:
+float32, 16-mixed and bf16-mixed, each with ``compile`` off and on. A run passes when every loss
+and penalty stayed finite (the module stops a run on the first NaN) and, under 16-mixed, the
+GradScaler's scale stayed within [1, 2^24] (a scale that collapses means overflowing gradients).
+Images per second (real images through the critic) are timed over the second half of the run,
+after compilation and warm-up; the plain loop (`benchmarks/plain_loop.py`, float32, eager) runs
+the same networks the same number of iterations. Peak memory: CUDA's max allocated in each run.
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+from lightning.pytorch import Callback
+
+from benchmarks.arguments import ROOT, output_folder
+from benchmarks.plain_loop import PlainLoop, build
+
+CONFIG = str(ROOT / "configs" / "wgangp_anime.yaml")
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+class Watch(Callback):
+    """Times the second half of the run and follows the losses and the 16-mixed loss scale."""
+
+    def __init__(self, iterations: int):
+        self.iterations, self.start, self.seconds = iterations, None, None
+        self.scales, self.last = [], {}
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        scaler = getattr(trainer.precision_plugin, "scaler", None)
+        if scaler is not None:
+            self.scales.append(float(scaler.get_scale()))
+        if pl_module.iteration == self.iterations // 2:
+            sync(pl_module.device)
+            self.start = time.perf_counter()
+        if pl_module.iteration == self.iterations:
+            sync(pl_module.device)
+            self.seconds = time.perf_counter() - self.start
+            self.last = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
+
+
+def framework_row(data_dir: str, precision: str, compile: bool, iterations: int, accelerator: str) -> dict:
+    from gan_lightning.cli import GANCLI
+
+    if accelerator == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    cli = GANCLI(args=["--config", CONFIG, "--data.init_args.data_dir", data_dir, "--trainer.accelerator", accelerator,
+                       "--trainer.devices", "1", "--trainer.precision", precision, "--model.init_args.compile",
+                       str(compile).lower(), "--model.init_args.metrics", "null", "--trainer.logger", "false",
+                       "--trainer.enable_checkpointing", "false", "--trainer.enable_progress_bar", "false",
+                       "--trainer.enable_model_summary", "false", "--trainer.limit_val_batches", "0",
+                       "--trainer.max_epochs", "-1", "--trainer.max_steps", str(iterations * 6),
+                       "--trainer.log_every_n_steps", "10"], run=False)
+    watch = Watch(iterations)
+    cli.trainer.callbacks.append(watch)
+    error = None
+    try:
+        cli.trainer.fit(cli.model, cli.datamodule)
+    except Exception as e:  # a diverged run is a failed row, not a crashed script
+        error = f"{type(e).__name__}: {str(e)[:120]}"
+    images = cli.datamodule.batch_size * cli.model.n_critic * (iterations - iterations // 2)
+    scales_ok = all(1.0 <= s <= 2.0 ** 24 for s in watch.scales)
+    finite = error is None and all(torch.isfinite(torch.tensor(v)) for v in watch.last.values())
+    return {"run": f"framework {precision}, compile {'on' if compile else 'off'}",
+            "img_s": images / watch.seconds if watch.seconds else float("nan"),
+            "peak_mb": torch.cuda.max_memory_allocated() / 2**20 if accelerator == "cuda" else float("nan"),
+            "finite": finite, "scale": f"{min(watch.scales):.0f}..{max(watch.scales):.0f}" if watch.scales else "-",
+            "ok": finite and scales_ok,
+            "losses": ", ".join(f"{k.removeprefix('train/')} {v:.3g}" for k, v in watch.last.items()
+                                if k in ("train/d_loss", "train/g_loss", "train/gp")) or (error or "-")}
+
+
+def plain_row(data_dir: str, iterations: int, accelerator: str) -> dict:
+    if accelerator == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    model, data, device = build(CONFIG, ["--data.init_args.data_dir", data_dir, "--trainer.accelerator", accelerator,
+                                         "--trainer.devices", "1", "--model.init_args.metrics", "null"])
+    loop = PlainLoop(model, data, device)
+    for _ in range(iterations // 2):
+        loop.step()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(iterations - iterations // 2):
+        loop.step()
+    sync(device)
+    seconds = time.perf_counter() - start
+    images = data.batch_size * model.n_critic * (iterations - iterations // 2)
+    return {"run": "plain loop float32, eager", "img_s": images / seconds,
+            "peak_mb": torch.cuda.max_memory_allocated() / 2**20 if accelerator == "cuda" else float("nan"),
+            "finite": True, "scale": "-", "ok": True, "losses": "-"}
+
+
+def table(rows: list[dict], device: str) -> str:
+    plain = next((r["img_s"] for r in rows if r["run"].startswith("plain")), float("nan"))
+    lines = [f"Device: {device}", "",
+             "| run | images/s | / plain loop | peak memory (MiB) | 16-mixed loss scale (min..max) | last losses | passes |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['run']} | {r['img_s']:.0f} | {r['img_s'] / plain:.2f} | {r['peak_mb']:.0f} | {r['scale']} | "
+                     f"{r['losses']} | {'yes' if r['ok'] else 'NO'} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data_dir", required=True, help="a folder of images (gpu_check.sh makes one)")
+    parser.add_argument("--iterations", type=int, default=300)
+    parser.add_argument("--precisions", nargs="+", default=["32-true", "16-mixed", "bf16-mixed"])
+    parser.add_argument("--compile", nargs="+", choices=["off", "on"], default=["off", "on"])
+    parser.add_argument("--accelerator", default="cuda", help="cuda; cpu only to check that the script runs")
+    parser.add_argument("--out", type=Path, default=None, help="folder for table.md")
+    args = parser.parse_args(argv)
+    if args.accelerator == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("gpu_check: no CUDA device here (torch.cuda.is_available() is False)")
+    rows = [plain_row(args.data_dir, args.iterations, args.accelerator)]
+    for precision in args.precisions:
+        for compile in args.compile:
+            rows.append(framework_row(args.data_dir, precision, compile == "on", args.iterations, args.accelerator))
+            print(rows[-1], flush=True)
+    device = torch.cuda.get_device_name() if args.accelerator == "cuda" else "cpu"
+    text = table(rows, f"{device}, torch {torch.__version__}")
+    print(text)
+    (output_folder(args.out, "gpu-check") / "table.md").write_text(text + "\n")
+    if not all(r["ok"] for r in rows):
+        raise SystemExit("gpu_check: a run did not pass (see the table)")
+
+
+if __name__ == "__main__":
+    main()

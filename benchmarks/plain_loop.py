@@ -1,0 +1,87 @@
+"""The yardstick of `speed.py`: a config's GAN trained by a plain PyTorch loop, no framework around it.
+
+    python -m benchmarks.plain_loop --config configs/nsgan_mnist.yaml --iterations 200 [-- CLI arguments]
+
+The networks, optimizers, loss terms (regularizers included) and data batches are the config's,
+built by the CLI's own parser; the loop is what a researcher would write by hand: n_critic
+discriminator updates on fresh real data, one generator update, nothing else (no EMA, no logging,
+no progress bar, no checkpoint).
+"""
+
+import argparse
+import time
+
+import torch
+
+from benchmarks.arguments import split_run_arguments
+
+
+class PlainLoop:
+    """The GAN iteration without a framework, over copies of ``model``'s networks on ``device``."""
+
+    def __init__(self, model, datamodule, device):
+        self.objective = model.to(device)  # its loss terms and its networks
+        self.generator, self.discriminator = self.objective.generator, self.objective.discriminator
+        (self.opt_g, self.opt_d), _ = self.objective.configure_optimizers()
+        self.datamodule, self.device = datamodule, device
+        self.batches = iter(datamodule.train_dataloader())
+        self.critic_steps = 0
+
+    def next_batch(self):
+        try:
+            batch = next(self.batches)
+        except StopIteration:
+            self.batches = iter(self.datamodule.train_dataloader())
+            batch = next(self.batches)
+        batch = batch.to(self.device, non_blocking=True)
+        return self.datamodule.on_after_batch_transfer(batch, 0) if hasattr(self.datamodule, "on_after_batch_transfer") else batch
+
+    def step(self):
+        reals = self.next_batch().chunk(self.objective.n_critic)
+        for i, real in enumerate(reals):
+            with torch.set_grad_enabled(i == len(reals) - 1):
+                fake = self.generator(self.objective.noise(len(real)))
+            terms = self.objective.critic_loss(real, fake.detach(), self.critic_steps)
+            self.critic_steps += 1
+            self.opt_d.zero_grad(set_to_none=True)
+            terms["d_loss"].backward()
+            self.opt_d.step()
+            self.objective.after_discriminator_step()
+        self.discriminator.requires_grad_(False)
+        loss = self.objective.generator_loss(self.discriminator(fake), real)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        self.discriminator.requires_grad_(True)
+
+
+def build(config: str, extra: list[str]):
+    """(model, data module, device) of ``config`` as ``fit`` would build them."""
+    from gan_lightning.cli import GANCLI
+
+    cli = GANCLI(args=["--config", config, "--trainer.logger", "false", "--trainer.enable_checkpointing", "false",
+                       "--trainer.enable_progress_bar", "false", "--trainer.limit_val_batches", "0", *extra], run=False)
+    cli.datamodule.prepare_data()
+    cli.datamodule.setup("fit")
+    return cli.model, cli.datamodule, cli.trainer.strategy.root_device
+
+
+def main(argv=None):
+    own, extra = split_run_arguments(argv)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--iterations", type=int, required=True)
+    args = parser.parse_args(own)
+    model, data, device = build(args.config, extra)
+    torch.manual_seed(0)
+    loop = PlainLoop(model, data, device)
+    start = time.perf_counter()
+    for _ in range(args.iterations):
+        loop.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    print(f"plain loop: {args.iterations} iterations in {time.perf_counter() - start:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

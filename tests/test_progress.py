@@ -1,0 +1,60 @@
+"""The progress bar redraws by the clock, not after every batch, and stays out of the CLI when asked."""
+
+import lightning as L
+import pytest
+from lightning.pytorch.callbacks import TQDMProgressBar
+
+from gan_lightning.callbacks import TimedProgressBar
+from gan_lightning.cli import GANCLI
+from gan_lightning.models import NSGAN
+from helpers import CONFIGS
+from test_objectives import OBJECTIVES, networks
+
+
+def test_a_terminal_bar_redraws_at_most_once_per_refresh_interval(monkeypatch):
+    bar = TimedProgressBar(refresh_seconds=0.5)
+    clock = iter([0.0, 0.1, 0.3, 0.49, 0.51, 0.6, 1.2, 1.3])
+    monkeypatch.setattr("gan_lightning.callbacks.progress.time.monotonic", lambda: next(clock))
+    assert [bar._should_update(n, 100) for n in range(1, 8)] == [True, False, False, False, True, False, True]
+    assert bar._should_update(100, 100)  # the last batch always shows
+
+
+def fit_with(bar, iterations, capsys):
+    L.seed_everything(0)
+    from gan_lightning.data import GaussianDataModule
+
+    model = OBJECTIVES["NSGAN"](*networks())
+    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_model_summary=False,
+                        limit_val_batches=0, log_every_n_steps=5, callbacks=[bar])
+    capsys.readouterr()
+    trainer.fit(model, GaussianDataModule(batch_size=32, epoch_length=iterations))
+    return capsys.readouterr().out
+
+
+def test_in_a_terminal_the_bar_draws_a_few_times_where_lightnings_draws_every_batch(capsys):
+    ours = fit_with(TimedProgressBar(refresh_seconds=3600, terminal=True), 200, capsys)
+    lightnings = fit_with(TQDMProgressBar(), 200, capsys)
+    assert "Epoch 0" in ours and "200/200" in ours  # it is drawn, and its last state shows
+    # A handful of draws at start and end (measured: 9) against two per batch (measured: 405).
+    assert ours.count("\r") <= 15 < 400 <= lightnings.count("\r")
+
+
+def test_off_a_terminal_it_prints_plain_lines_and_no_bars(capsys):
+    out = fit_with(TimedProgressBar(log_seconds=0, terminal=False), 20, capsys)
+    assert "\r" not in out and "Epoch 0" not in out
+    lines = [line for line in out.splitlines() if line.startswith("epoch 0, batch ")]
+    assert len(lines) == 20 and "batch 20/20, iteration 20" in lines[-1] and "train/d_loss=" in lines[-1]
+    assert "done: iteration 20" in out
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ([], TimedProgressBar),
+    (["--trainer.enable_progress_bar", "false"], None),
+    (["--trainer.callbacks", "lightning.pytorch.callbacks.TQDMProgressBar"], TQDMProgressBar),  # a user's own bar
+])
+def test_the_cli_uses_this_bar_unless_told_otherwise(tmp_path, extra, expected):
+    cli = GANCLI(args=["--config", str(CONFIGS / "nsgan_gaussian.yaml"), "--trainer.logger", "false",
+                       "--trainer.default_root_dir", str(tmp_path), *extra], run=False)
+    bars = [c for c in cli.trainer.callbacks if isinstance(c, TQDMProgressBar)]
+    assert [type(b) for b in bars] == ([expected] if expected else [])
+    assert isinstance(cli.model, NSGAN)
