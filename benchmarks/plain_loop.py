@@ -17,15 +17,19 @@ from benchmarks.arguments import split_run_arguments
 
 
 class PlainLoop:
-    """The GAN iteration without a framework, over copies of ``model``'s networks on ``device``."""
+    """The GAN iteration without a framework, over ``model``'s networks on ``device``.
 
-    def __init__(self, model, datamodule, device):
+    ``ema``: also keep the model's EMA generator (its own update; ``benchmarks.quality`` measures
+    samples of it). ``speed.py``'s yardstick has none, as a hand-written loop would not.
+    """
+
+    def __init__(self, model, datamodule, device, ema: bool = False):
         self.objective = model.to(device)  # its loss terms and its networks
         self.generator, self.discriminator = self.objective.generator, self.objective.discriminator
         (self.opt_g, self.opt_d), _ = self.objective.configure_optimizers()
         self.datamodule, self.device = datamodule, device
         self.batches = iter(datamodule.train_dataloader())
-        self.critic_steps = 0
+        self.critic_steps, self.iterations, self.ema = 0, 0, ema
 
     def next_batch(self):
         try:
@@ -53,6 +57,10 @@ class PlainLoop:
         loss.backward()
         self.opt_g.step()
         self.discriminator.requires_grad_(True)
+        if self.ema:
+            self.objective.update_ema()
+        self.objective.iteration += 1
+        self.iterations += 1
 
 
 def build(config: str, extra: list[str]):

@@ -8,7 +8,7 @@ Each run trains the shipped `configs/<objective>_<dataset>.yaml` through the CLI
 `--seconds` of training (Lightning's `max_time`, no validation on the way), then measures the
 final generator with the same `SampleMetrics` that `fit` and `evaluate` use (the config's counts
 and feature network) and logs `eval/*` to its W&B run, all runs in one group. Beside them, for
-each dataset and seed, a plain PyTorch loop (`benchmarks.speed.PlainLoop`: the non-saturating
+each dataset and seed, a plain PyTorch loop (`benchmarks.plain_loop.PlainLoop`: the non-saturating
 loss, copies of the same networks and optimizers, no Lightning) trains for the same seconds and
 is measured the same way. Writes `quality.md` (mean ± standard deviation over seeds) and
 `quality.csv` (every run) and `quality_<dataset>.png` (bars of the headline metrics) under
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.speed import PlainLoop
+from benchmarks.plain_loop import PlainLoop
 from benchmarks.arguments import ROOT, output_folder, split_run_arguments
 from gan_lightning.cli import GANCLI
 from gan_lightning.metrics import SampleMetrics
@@ -81,7 +81,7 @@ def plain_run(dataset, seed, seconds, group, out, extra) -> dict:
     cli = build("plain", dataset, seed, seconds, group, out / "plain", extra)
     torch.manual_seed(seed)
     cli.datamodule.setup("fit")
-    loop = PlainLoop(cli.model, cli.datamodule, torch.device("cpu"))
+    loop = PlainLoop(cli.model, cli.datamodule, torch.device("cpu"), ema=True)
     started = time.perf_counter()
     while time.perf_counter() - started < seconds:
         loop.step()  # advances loop.iterations and the objective's iteration

@@ -53,7 +53,8 @@ def optimizer_steps(config: str, iterations: int, extra: list[str]) -> int:
     """Lightning's ``max_steps`` for ``iterations`` (it counts D's and G's optimizer steps)."""
     from gan_lightning.cli import GANCLI
 
-    cli = GANCLI(args=["--config", config, "--trainer.logger", "false", *extra], run=False)
+    cli = GANCLI(args=["--config", config, "--trainer.logger", "false", "--trainer.limit_val_batches", "0", *extra],
+                 run=False)
     model = cli.model
     pretrain = min(model.hparams.d_pretrain_steps, iterations)
     return iterations * (model.n_critic + 1) - pretrain

@@ -122,6 +122,7 @@ class GANCLI(LightningCLI):
         check_data = getattr(self.datamodule, "check_data", None)
         if check_data is not None:
             check_data()
+        check_classes(self.model, self.datamodule)
         if self.wandb_offline:
             rank_zero_info(f"W&B: logging offline under {self.run_dir}/wandb (no credentials, or WANDB_MODE=offline; "
                            f"sync later with: wandb sync {self.run_dir}/wandb/offline-run-*)")
@@ -208,6 +209,19 @@ class GANCLI(LightningCLI):
         lines.append(f"  sample: python -m gan_lightning sample --ckpt_path {checkpoint.dirpath}/last.ckpt "
                      "--num_samples 1000 --output samples.png")
         print("\n".join(lines))
+
+
+def check_classes(model, datamodule) -> None:
+    """A class-conditional model needs data with labels of as many classes."""
+    wanted, given = getattr(model, "num_classes", None), getattr(datamodule, "num_classes", None)
+    if not wanted or wanted == given:
+        return
+    data = type(datamodule).__name__
+    if given is None:
+        raise ConfigError(f"model.num_classes is {wanted} but {data} yields no labels; set --data.init_args.labels true "
+                          "(MNIST, Stacked MNIST and the Gaussian mixtures have them) or drop num_classes")
+    raise ConfigError(f"model.num_classes is {wanted} but {data}'s labels have {given} classes; set num_classes "
+                      f"{given} in the networks")
 
 
 def resolve_checkpoint_path(config, root: Path) -> str | None:

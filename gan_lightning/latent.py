@@ -9,6 +9,8 @@ from typing import Iterator, Optional
 import torch
 from torch import Tensor
 
+from gan_lightning.errors import ConfigError
+
 
 def latent_noise(n: int, latent_dim: int, distribution: str = "normal", scale: float = 1.0,
                  generator: Optional[torch.Generator] = None, device: torch.device | str = "cpu") -> Tensor:
@@ -25,10 +27,28 @@ def latent_noise(n: int, latent_dim: int, distribution: str = "normal", scale: f
     return (z * scale).to(device)
 
 
-def sample_batches(model, n: int, seed: int, batch_size: int = 256) -> Iterator[Tensor]:
-    """``n`` samples of ``model`` (its ``noise(n, generator)`` and ``sample(noise=...)``) in batches of
-    ``batch_size`` from one seeded noise stream: the same ``seed`` gives the same samples in
-    validation, ``evaluate`` and ``sample``."""
+def balanced_labels(n: int, num_classes: int) -> Tensor:
+    """``[n]`` labels 0, 1, ..., num_classes - 1, 0, 1, ...: every class equally often (to within one)."""
+    return torch.arange(n) % num_classes
+
+
+def check_label_range(labels: Tensor, num_classes: int) -> None:
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        bad = labels[(labels < 0) | (labels >= num_classes)][0]
+        raise ConfigError(f"label {int(bad)} is outside [0, {num_classes}): this model has {num_classes} classes")
+
+
+def sample_batches(model, n: int, seed: int, batch_size: int = 256, labels: Optional[Tensor] = None) -> Iterator[Tensor]:
+    """``n`` samples of ``model`` (its ``noise(n, generator)``, ``sample(noise=..., labels=...)``,
+    ``num_classes``) in batches of ``batch_size`` from one seeded noise stream: the same ``seed``
+    gives the same samples in validation, ``evaluate`` and ``sample``. A conditional model samples
+    ``labels`` ``[n]``, balanced over its classes when not given."""
     generator = torch.Generator().manual_seed(seed)
+    if getattr(model, "num_classes", None) and labels is None:
+        labels = balanced_labels(n, model.num_classes)
     for start in range(0, n, batch_size):
-        yield model.sample(noise=model.noise(min(batch_size, n - start), generator))
+        noise = model.noise(min(batch_size, n - start), generator)
+        if labels is None:
+            yield model.sample(noise=noise)
+        else:
+            yield model.sample(noise=noise, labels=labels[start:start + len(noise)])

@@ -38,11 +38,18 @@ def plot_samples(fake: Tensor, real: Tensor | None = None, max_dims: int = 6):
 
 @torch.no_grad()
 def discriminator_output(discriminator: nn.Module, x: Tensor, outputs_logits: bool) -> Tensor:
-    """D's belief at points ``x [n, d]``, on the CPU: P(real) = sigmoid(logit), or the critic score."""
+    """D's belief at points ``x [n, d]``, on the CPU: P(real) = sigmoid(logit), or the critic score.
+    A class-conditional D shows, at each point, its output for the class it believes most."""
     was_training = discriminator.training
     discriminator.eval()
     device = next(discriminator.parameters()).device
-    out = discriminator(x.to(device)).float().cpu().flatten()
+    x = x.to(device)
+    classes = getattr(discriminator, "num_classes", None)
+    if classes:
+        out = torch.stack([discriminator(x, torch.full((len(x),), c, device=device)) for c in range(classes)])
+        out = out.amax(0).float().cpu().flatten()
+    else:
+        out = discriminator(x).float().cpu().flatten()
     discriminator.train(was_training)
     return torch.sigmoid(out) if outputs_logits else out
 

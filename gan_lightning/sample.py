@@ -1,9 +1,11 @@
-"""``python -m gan_lightning sample --ckpt_path CKPT --num_samples N --output FILE [--seed S]``.
+"""``python -m gan_lightning sample --ckpt_path CKPT --num_samples N --output FILE [--seed S] [--labels L]``.
 
 Writes ``.pt`` (a tensor: images ``[N, C, H, W]`` in [0, 1], vectors ``[N, dim]`` in data
 units), ``.npy`` (the same as a NumPy array) or ``.png`` (a grid of images, or a plot of vectors:
 1-D and 2-D samples over the real data and the discriminator's output, when the checkpoint says
-what its data was). The EMA generator is used when the checkpoint has one.
+what its data was). The EMA generator is used when the checkpoint has one. A class-conditional
+model samples the classes ``--labels`` names (``3``, ``0,1,2`` or ``all``, the default): ``.pt``
+then holds ``{"samples": ..., "labels": ...}`` and ``.npy`` gets a ``<name>_labels.npy`` beside it.
 """
 
 import importlib
@@ -17,7 +19,7 @@ from torch import Tensor, nn
 
 from gan_lightning.checkpoints import read_checkpoint
 from gan_lightning.errors import ConfigError
-from gan_lightning.latent import latent_noise, sample_batches
+from gan_lightning.latent import balanced_labels, check_label_range, latent_noise, sample_batches
 from gan_lightning.runs import newest_last_checkpoint
 
 if TYPE_CHECKING:  # Lightning is imported only where a command needs more than the generator
@@ -36,17 +38,20 @@ class SavedGenerator:
     def __init__(self, net: nn.Module, hparams: dict, device: str = "cpu"):
         self.device = torch.device(device)
         self.net, self.hparams, self.latent_dim = net.to(self.device).eval(), hparams, net.latent_dim
+        self.num_classes = getattr(net, "num_classes", None)
 
     def noise(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
         return latent_noise(n, self.latent_dim, self.hparams.get("latent_distribution", "normal"),
                             self.hparams.get("latent_scale", 1.0), generator, self.device)
 
     @torch.no_grad()
-    def sample(self, noise: Tensor) -> Tensor:
-        return self.net(noise.to(self.device))
+    def sample(self, noise: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+        if labels is None:
+            return self.net(noise.to(self.device))
+        return self.net(noise.to(self.device), labels.to(self.device))
 
-    def sample_batches(self, n: int, seed: int, batch_size: int = 256):
-        return sample_batches(self, n, seed, batch_size)
+    def sample_batches(self, n: int, seed: int, batch_size: int = 256, labels: Optional[Tensor] = None):
+        return sample_batches(self, n, seed, batch_size, labels)
 
 
 def load_generator(ckpt_path: Path, device: str = "cpu") -> SavedGenerator | None:
@@ -89,10 +94,31 @@ def checkpoint_path(ckpt_path: str | Path, runs_dir: str | Path = "runs") -> Pat
     return ckpt_path
 
 
-def draw(model: "GANModule | SavedGenerator", num_samples: int, seed: int, batch_size: int = 256) -> torch.Tensor:
-    """``num_samples`` samples: images mapped to [0, 1], vectors in data units, on the CPU."""
-    samples = torch.cat([batch.float().cpu() for batch in model.sample_batches(num_samples, seed, batch_size)])
+def draw(model: "GANModule | SavedGenerator", num_samples: int, seed: int, batch_size: int = 256,
+         labels: Optional[Tensor] = None) -> torch.Tensor:
+    """``num_samples`` samples: images mapped to [0, 1], vectors in data units, on the CPU; a
+    conditional model draws them of ``labels`` ``[num_samples]`` (default: balanced)."""
+    batches = model.sample_batches(num_samples, seed, batch_size, labels)
+    samples = torch.cat([batch.float().cpu() for batch in batches])
     return (samples.clamp(-1, 1) + 1) / 2 if samples.dim() == 4 else samples
+
+
+def parse_labels(text: str | None, num_classes: int | None, n: int) -> Tensor | None:
+    """``--labels``: ``3``, ``0,1,2`` (the ``n`` samples shared out in turn) or ``all`` (balanced);
+    int64 ``[n]``. ``None`` for an unconditional model; a conditional one defaults to ``all``."""
+    if not num_classes:
+        if text is not None:
+            raise ConfigError(f"--labels {text}: this checkpoint's model is unconditional (no num_classes); "
+                              "drop --labels")
+        return None
+    if text is None or text == "all":
+        return balanced_labels(n, num_classes)
+    try:
+        classes = torch.tensor([int(part) for part in text.split(",")])
+    except ValueError:
+        raise ConfigError(f"--labels: expected a class, a comma-separated list of classes or 'all', got {text!r}") from None
+    check_label_range(classes, num_classes)
+    return classes[torch.arange(n) % len(classes)]
 
 
 def load_datamodule(ckpt_path: Path) -> "LightningDataModule":
@@ -109,19 +135,26 @@ def load_datamodule(ckpt_path: Path) -> "LightningDataModule":
 
 
 def write(samples: torch.Tensor, output: Path, model: "GANModule | None" = None,
-          data: "LightningDataModule | None" = None) -> None:
-    """Writes ``samples`` to ``output``; a plot of vectors shows the real data too when ``data`` is given."""
+          data: "LightningDataModule | None" = None, labels: Tensor | None = None) -> None:
+    """Writes ``samples`` to ``output``; a plot of vectors shows the real data too when ``data`` is given.
+
+    With ``labels``: ``.pt`` holds ``{"samples": tensor, "labels": tensor}``, ``.npy`` is written with
+    a ``<name>_labels.npy`` beside it, and a grid has one column per class drawn.
+    """
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix == ".pt":
-        torch.save(samples, output)
+        torch.save(samples if labels is None else {"samples": samples, "labels": labels}, output)
     elif output.suffix == ".npy":
         import numpy as np
 
         np.save(output, samples.numpy())
+        if labels is not None:
+            np.save(labels_path(output), labels.numpy())
     elif samples.dim() == 4:
         from torchvision.utils import save_image
 
-        save_image(samples, output, nrow=max(1, int(len(samples) ** 0.5)))
+        columns = len(labels.unique()) if labels is not None else int(len(samples) ** 0.5)
+        save_image(samples, output, nrow=max(1, columns))
     else:
         from gan_lightning.plots import draw_critic_heatmap, draw_density_and_discriminator, plot_samples, plt
 
@@ -137,6 +170,11 @@ def write(samples: torch.Tensor, output: Path, model: "GANModule | None" = None,
         plt.close(fig)
 
 
+def labels_path(output: Path) -> Path:
+    """Where the labels of ``.npy`` samples go: ``samples.npy`` -> ``samples_labels.npy``."""
+    return output.with_name(f"{output.stem}_labels.npy")
+
+
 def sample_main(args: list[str]) -> None:
     parser = ArgumentParser(prog="python -m gan_lightning sample", description=__doc__)
     parser.add_argument("--ckpt_path", type=str, required=True, help="Checkpoint written by fit, or 'last'.")
@@ -145,6 +183,9 @@ def sample_main(args: list[str]) -> None:
     parser.add_argument("--output", type=str, required=True, help="File to write: .pt, .npy or .png.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the noise; the same seed gives the same samples.")
     parser.add_argument("--device", type=str, default="cpu", help="Device to sample on, e.g. cpu or cuda.")
+    parser.add_argument("--labels", type=Optional[str], default=None,
+                        help="Class-conditional models: a class (3), classes shared out in turn (0,1,2) or all "
+                             "(balanced, the default).")
     cfg = parser.parse_args(args)
     output = Path(cfg.output)
     if output.suffix not in FORMATS:
@@ -153,7 +194,8 @@ def sample_main(args: list[str]) -> None:
         raise ConfigError(f"--num_samples must be >= 1, got {cfg.num_samples}")
     ckpt_path = checkpoint_path(cfg.ckpt_path, cfg.runs_dir)
     model = load_generator(ckpt_path, cfg.device) or load_model(ckpt_path, cfg.device)
-    samples = draw(model, cfg.num_samples, cfg.seed)
+    labels = parse_labels(None if cfg.labels is None else str(cfg.labels), model.num_classes, cfg.num_samples)
+    samples = draw(model, cfg.num_samples, cfg.seed, labels=labels)
     data = None
     if output.suffix == ".png" and samples.dim() == 2 and samples.shape[1] <= 2:
         # A plot of vectors shows the discriminator and the real data too: the whole model is needed.
@@ -162,5 +204,6 @@ def sample_main(args: list[str]) -> None:
             data = load_datamodule(ckpt_path)
         except ConfigError:
             pass
-    write(samples, output, model, data)
-    print(f"wrote {len(samples)} samples {tuple(samples.shape[1:])} to {output}")
+    write(samples, output, model, data, labels)
+    classes = f" of classes {cfg.labels or 'all'}" if labels is not None else ""
+    print(f"wrote {len(samples)} samples {tuple(samples.shape[1:])}{classes} to {output}")

@@ -93,7 +93,7 @@ def test_decoding_on_two_cores_gives_the_one_core_images_in_order(faces, tmp_pat
         monkeypatch.setattr(image_folder.os, "sched_getaffinity", lambda pid, cores=cores: cores, raising=False)
         threads.clear()
         with pytest.warns(UserWarning, match="skipped 1 of 201"):
-            decoded[len(cores)] = ImageFolderDataModule(data_dir=str(source), image_size=32).decode_all(names)
+            decoded[len(cores)], _ = ImageFolderDataModule(data_dir=str(source), image_size=32).decode_all(names)
         assert len(threads) == len(cores)
     torch.testing.assert_close(decoded[2], decoded[1], rtol=0, atol=0)
     assert decoded[2].shape == (200, 3, 32, 32)
@@ -201,3 +201,29 @@ def test_anime_faces_takes_the_image_folder_arguments_and_saves_them(tmp_path):
     assert (dm.image_size, dm.batch_size, dm.val_size, dm.seed) == (16, 4, 3, 7)
     assert {k: dm.hparams[k] for k in ("data_dir", "image_size", "batch_size", "val_size", "seed", "download")} == \
         {"data_dir": "data/anime", "image_size": 16, "batch_size": 4, "val_size": 3, "seed": 7, "download": False}
+
+
+def test_labels_come_from_the_class_sub_folders(tmp_path):
+    from images import face_image
+
+    rng = np.random.default_rng(0)
+    for name, count in [("cats", 12), ("dogs", 20)]:
+        (tmp_path / "pets" / name / "deeper").mkdir(parents=True)
+        for i in range(count):
+            face_image(rng).save(tmp_path / "pets" / name / ("deeper" if i % 2 else "") / f"{i}.png")
+    dm = ImageFolderDataModule(data_dir=str(tmp_path / "pets"), image_size=16, batch_size=32, val_size=0, labels=True)
+    dm.check_data()
+    assert dm.num_classes == 2 and dm.state_dict()["class_names"] == ["cats", "dogs"]
+    dm.setup("fit")
+    images, labels = next(iter(dm.train_dataloader()))
+    assert images.shape == (32, 3, 16, 16) and sorted(labels.tolist()) == [0] * 12 + [1] * 20
+    # Each image's label is its folder's: the cached names say where each image came from.
+    assert [dm.class_of(n) for n in dm.image_names] == ["cats"] * 12 + ["dogs"] * 20
+    again = ImageFolderDataModule(data_dir=str(tmp_path / "pets"), image_size=16, batch_size=32, val_size=0, labels=True)
+    again.load_images()  # from the cache this time
+    torch.testing.assert_close(again.load_labels(), dm.load_labels())
+
+    face_image(rng).save(tmp_path / "pets" / "stray.png")  # an image outside any class folder
+    with pytest.raises(ConfigError, match="stray.png lies directly in"):
+        ImageFolderDataModule(data_dir=str(tmp_path / "pets"), image_size=16, val_size=0, batch_size=8,
+                              labels=True).check_data()

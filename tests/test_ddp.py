@@ -43,6 +43,19 @@ def test_plain_ddp_spelling_trains_every_objective_with_equal_ranks(objective, t
     assert (run / "checkpoints" / "last.ckpt").is_file()
 
 
+def test_a_conditional_gan_under_two_process_ddp_ends_with_equal_ranks(tmp_path):
+    run_cli(["fit", "--config", str(CONFIGS / "cgan_ring8.yaml"), "--trainer.devices", "2", "--trainer.accelerator",
+             "cpu", "--trainer.max_epochs", "1", "--data.init_args.epoch_length", "12", "--trainer.enable_progress_bar",
+             "false", "--trainer.logger", "false", "--trainer.default_root_dir", "runs", "--run_name", "ddp",
+             "--trainer.callbacks+=helpers.DumpRankParameters"], cwd=tmp_path)
+    run = tmp_path / "runs" / "ddp"
+    rank0, rank1 = (torch.load(run / f"params-rank{r}.pt") for r in (0, 1))
+    assert not torch.allclose(rank0.pop("_next_noise"), rank1.pop("_next_noise"))
+    assert "generator.embed.weight" in rank0 and "discriminator.projection.embed.weight" in rank0
+    for key in rank0:
+        torch.testing.assert_close(rank0[key], rank1[key], rtol=0, atol=0, msg=key)
+
+
 @pytest.mark.parametrize("regularizer", ["gp", "r1"])
 def test_penalized_critic_on_two_processes_equals_one_process_with_the_global_batch(regularizer, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from helpers import CONFIGS, run_cli
+from helpers import CONFIGS, TINY_MNIST, run_cli
 from gan_lightning.metrics import MNISTFeatures
 from images import write_faces, write_real_mnist
 from wandb_offline import read_run
@@ -66,13 +66,8 @@ def test_evaluate_a_mixture_run_writes_json_logs_wandb_and_agrees_with_validatio
 
 def test_evaluate_an_mnist_run_with_its_feature_network_and_another(tmp_path):
     write_real_mnist(tmp_path / "data")
-    run_cli(["fit", "--config", str(CONFIGS / "nsgan_mnist.yaml"), "--data.init_args.data_dir", "data",
-             "--data.init_args.download", "false", "--data.init_args.val_size", "100", "--data.init_args.batch_size", "16",
-             "--model.init_args.generator.init_args.base_width", "8",
-             "--model.init_args.discriminator.init_args.base_width", "8",
-             "--model.init_args.metrics.init_args.num_samples", "100", "--trainer.max_epochs", "1",
-             "--trainer.limit_train_batches", "3", "--trainer.val_check_interval", "3",
-             "--trainer.enable_progress_bar", "false", "--run_name", "digits"], cwd=tmp_path)
+    run_cli(["fit", "--config", str(CONFIGS / "nsgan_mnist.yaml"), *TINY_MNIST, "--trainer.enable_progress_bar", "false",
+             "--run_name", "digits"], cwd=tmp_path)
     out = run_cli(["evaluate", "--ckpt_path", "last", "--wandb", "false"], cwd=tmp_path).stdout
     assert "(reused)" in out  # fit's validation cached the same reference
     result = json.loads((tmp_path / "runs" / "digits" / "checkpoints" / "eval-0000003.json").read_text())

@@ -17,8 +17,9 @@ from torch import nn
 from helpers import CONFIGS, ROOT
 from gan_lightning import losses
 from gan_lightning.commands import main
-from gan_lightning.data import GaussianDataModule
+from gan_lightning.data import GaussianDataModule, GaussianMixtureDataModule
 from gan_lightning.models import GANModule, NSGAN, WGANGP
+from test_conditional import conditional_ring_model
 from test_objectives import OBJECTIVES, networks, w1_to_data
 
 
@@ -155,14 +156,19 @@ def test_a_full_disk_while_saving_leaves_the_good_last_checkpoint(tmp_path, monk
     assert torch.load(last, weights_only=False)["iteration"] == 15
 
 
-def test_resume_in_the_middle_of_an_epoch_is_bit_for_bit_too(tmp_path):
+@pytest.mark.parametrize("conditional", [False, True])
+def test_resume_in_the_middle_of_an_epoch_is_bit_for_bit_too(tmp_path, conditional):
     """A checkpoint at iteration 22 (7 into the second epoch of 15) resumes the data where it stopped,
-    and the EMA updated every 4 iterations (22 is not a multiple) keeps its schedule."""
+    and the EMA updated every 4 iterations (22 is not a multiple) keeps its schedule; with labels too."""
     def run(epochs, ckpt_path=None, every=None):
         L.seed_everything(0)
-        g, d = networks()
-        model = NSGAN(g, d, ema_decay=0.9, ema_every=4)
-        data = GaussianDataModule(batch_size=32, epoch_length=15)
+        if conditional:
+            model = conditional_ring_model(ema_decay=0.9, ema_every=4)
+            data = GaussianMixtureDataModule(layout="ring8", batch_size=32, epoch_length=15, labels=True)
+        else:
+            g, d = networks()
+            model = NSGAN(g, d, ema_decay=0.9, ema_every=4)
+            data = GaussianDataModule(batch_size=32, epoch_length=15)
         callbacks = [ModelCheckpoint(dirpath=tmp_path / "mid", every_n_train_steps=every, save_top_k=-1)] if every else []
         trainer = L.Trainer(max_epochs=epochs, logger=False, callbacks=callbacks, enable_checkpointing=bool(every),
                             enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)

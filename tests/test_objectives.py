@@ -90,15 +90,15 @@ def test_d_and_g_each_change_only_on_their_own_update(name):
 
     def checked(cls):
         class Checked(cls):
-            def discriminator_update(self, real, fake, opt, critic_step):
+            def discriminator_update(self, real, fake, opt, critic_step, labels=None):
                 g0, d0 = snapshot(self.generator), snapshot(self.discriminator)
-                out = super().discriminator_update(real, fake, opt, critic_step)
+                out = super().discriminator_update(real, fake, opt, critic_step, labels)
                 events.append(("D", same(g0, snapshot(self.generator)), same(d0, snapshot(self.discriminator))))
                 return out
 
-            def generator_update(self, fake, real, opt):
+            def generator_update(self, fake, real, opt, labels=None):
                 g0, d0 = snapshot(self.generator), snapshot(self.discriminator)
-                out = super().generator_update(fake, real, opt)
+                out = super().generator_update(fake, real, opt, labels)
                 events.append(("G", same(g0, snapshot(self.generator)), same(d0, snapshot(self.discriminator))))
                 return out
         return Checked

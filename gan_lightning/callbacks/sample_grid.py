@@ -13,10 +13,11 @@ class SampleGrid(Callback):
     """Writes ``<run dir>/plots/samples_<iteration>.png`` and logs it as ``val/samples``.
 
     The latents are the module's ``fixed_noise`` (saved in checkpoints), drawn through the EMA
-    generator when there is one. Does nothing for non-image data.
+    generator when there is one; a class-conditional model draws one row per class (its
+    ``fixed_labels``). Does nothing for non-image data.
 
     Args:
-        nrow: images per row of the grid.
+        nrow: images per row of the grid (of an unconditional model).
     """
 
     def __init__(self, nrow: int = 8):
@@ -26,10 +27,13 @@ class SampleGrid(Callback):
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        images = pl_module.sample(noise=pl_module.fixed_noise)
+        labels = getattr(pl_module, "fixed_labels", None)
+        images = pl_module.sample(noise=pl_module.fixed_noise, labels=labels)
         if images.dim() != 4:
             return
+        # A conditional model's grid has one row per class.
+        nrow = self.nrow if labels is None else int((labels == labels[0]).sum())
         path = Path(trainer.default_root_dir) / "plots" / f"samples_{pl_module.iteration:07d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_image((images.float().clamp(-1, 1) + 1) / 2, path, nrow=self.nrow, padding=2)
+        save_image((images.float().clamp(-1, 1) + 1) / 2, path, nrow=nrow, padding=2)
         log_image_file(trainer, "val/samples", path, step=pl_module.iteration)

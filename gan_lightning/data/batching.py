@@ -9,24 +9,25 @@ class TensorRows(Dataset):
 
     Args:
         data: ``[N, *shape]`` tensor of samples (any dtype).
+        labels: ``[N]`` int64 class labels, or ``None``: batches are then ``(data, labels)`` pairs.
     """
 
-    def __init__(self, data: Tensor):
-        self.data = data
+    def __init__(self, data: Tensor, labels: Tensor | None = None):
+        self.data, self.labels = data, labels
 
     def __len__(self) -> int:
         return len(self.data)
 
-    def __getitem__(self, index: int) -> Tensor:
-        return self.data[index]
+    def __getitem__(self, index: int):
+        return self.data[index] if self.labels is None else (self.data[index], self.labels[index])
 
-    def __getitems__(self, indices: list[int]) -> Tensor:
+    def __getitems__(self, indices: list[int]):
         # DataLoader calls this with a whole batch of indices when the dataset defines it.
-        return self.data[indices]
+        return self.data[indices] if self.labels is None else (self.data[indices], self.labels[indices])
 
 
-def already_collated(batch: Tensor) -> Tensor:
-    """``collate_fn`` for ``TensorRows``: the batch is already one tensor."""
+def already_collated(batch):
+    """``collate_fn`` for ``TensorRows``: the batch is already one tensor (or an (images, labels) pair)."""
     return batch
 
 

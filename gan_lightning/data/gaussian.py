@@ -87,13 +87,17 @@ class GaussianDataModule(LightningDataModule):
         # A subclass's own arguments replace these (the mixture sets dim, mu and sigma itself).
         own = inspect.signature(type(self)).parameters
         self.save_hyperparameters(ignore=[k for k in ("dim", "mu", "sigma") if k not in own])
-        self.train_stream = GaussianStream(self.sample, batch_size * batches_per_step, epoch_length, seed)
+        self.train_stream = GaussianStream(self.training_sample, batch_size * batches_per_step, epoch_length, seed)
         self.val_data = self.sample(val_size, torch.Generator().manual_seed(seed + 1))
         self.loader_generator = torch.Generator().manual_seed(seed + 2)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``[n, dim]`` samples of the data distribution."""
         return self.mu + self.sigma * torch.randn(n, self.dim, generator=generator)
+
+    def training_sample(self, n: int, generator: torch.Generator | None = None):
+        """What a training batch holds: ``sample``'s vectors (a subclass with labels adds them)."""
+        return self.sample(n, generator)
 
     def reference(self, split: str) -> Tensor:
         """The fixed held-out sample ``[val_size, dim]`` (``val``) that validation compares against."""

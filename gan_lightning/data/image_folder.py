@@ -58,13 +58,17 @@ class ImageFolderDataModule(InMemoryImageDataModule):
         download_url: URL of a zip of the images, checked against ``sha256`` and extracted into
             ``data_dir``.
         sha256: the zip's SHA-256; a download that does not match is deleted and refused.
+        labels: one sub-folder per class (``data_dir/<class name>/...``): batches are ``(images,
+            labels)``, the classes numbered in the sorted order of their names (``class_names``,
+            kept in checkpoints).
         **kwargs: batching arguments of ``InMemoryImageDataModule`` (``batch_size``, ``val_size``, ...).
     """
 
     def __init__(self, data_dir: str = "data/images", image_size: int = 64, download: bool = False,
                  download_url: Optional[str] = None, sha256: Optional[str] = None, batch_size: int = 64,
-                 batches_per_step: int = 1, val_size: int = 5000, num_workers: int = 0, seed: int = 0):
-        super().__init__(batch_size, batches_per_step, val_size, num_workers, seed)
+                 batches_per_step: int = 1, val_size: int = 5000, num_workers: int = 0, seed: int = 0,
+                 labels: bool = False):
+        super().__init__(batch_size, batches_per_step, val_size, num_workers, seed, labels)
         name = type(self).__name__
         if image_size < 4:
             raise ConfigError(f"{name}: image_size must be >= 4, got {image_size}")
@@ -75,6 +79,8 @@ class ImageFolderDataModule(InMemoryImageDataModule):
             raise ConfigError(f"{name}: download_url needs the sha256 of the file, to verify it; set --data.init_args.sha256 HEX")
         self.data_dir, self.image_size = Path(data_dir), image_size
         self.download, self.download_url, self.sha256 = download, download_url, sha256
+        self.class_names: Optional[list[str]] = None
+        self.image_names: list[str] = []  # of the decoded images, in order: their sub-folders are their classes
 
     # ---- download ------------------------------------------------------------------------
 
@@ -102,7 +108,41 @@ class ImageFolderDataModule(InMemoryImageDataModule):
     def check_data(self) -> None:
         if self.download and not self.data_dir.exists():
             return  # prepare_data fetches it
-        self.check_enough_images(len(self.sources()))
+        sources = self.sources()
+        self.check_enough_images(len(sources))
+        if self.labels:
+            self.class_names_of(sources)
+
+    # ---- classes -------------------------------------------------------------------------
+
+    @property
+    def classes(self) -> int | None:
+        """How many class sub-folders there are (``None`` while the data is not there yet)."""
+        if self.class_names is None and self.data_dir.exists():
+            self.class_names = self.class_names_of(self.sources())
+        return len(self.class_names) if self.class_names is not None else None
+
+    def class_names_of(self, sources: list[tuple[str, int, int]]) -> list[str]:
+        top_level = [name for name, _, _ in sources if "/" not in name.replace(os.sep, "/")]
+        if top_level:
+            raise ConfigError(f"{type(self).__name__}: labels: true takes the class of an image from its sub-folder "
+                              f"(data_dir/<class>/...), but {top_level[0]} lies directly in {self.data_dir}")
+        names = sorted({self.class_of(name) for name, _, _ in sources})
+        if len(names) < 2:
+            raise ConfigError(f"{type(self).__name__}: labels: true needs 2 or more class sub-folders in "
+                              f"{self.data_dir}, found {names}")
+        return names
+
+    @staticmethod
+    def class_of(name: str) -> str:
+        return name.replace(os.sep, "/").split("/", 1)[0]
+
+    def load_labels(self) -> Tensor:
+        index = {name: i for i, name in enumerate(self.class_names or self.class_names_of(self.sources()))}
+        return torch.tensor([index[self.class_of(name)] for name in self.image_names], dtype=torch.int64)
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "class_names": self.class_names}
 
     # ---- decoding and the cache ----------------------------------------------------------
 
@@ -129,10 +169,12 @@ class ImageFolderDataModule(InMemoryImageDataModule):
         return sorted(found)
 
     def cache_path(self, sources: list[tuple[str, int, int]]) -> Path:
-        key = hashlib.sha256(repr((sources, self.image_size)).encode()).hexdigest()[:16]
+        # "names": the cache holds the decoded files' names too (0.2's held the images alone).
+        key = hashlib.sha256(repr((sources, self.image_size, "names")).encode()).hexdigest()[:16]
         if self.data_dir.is_file():
             folder = self.data_dir.with_name(self.data_dir.name + ".cache")
-            key = hashlib.sha256(repr((sources, self.data_dir.stat().st_mtime_ns, self.image_size)).encode()).hexdigest()[:16]
+            key = hashlib.sha256(repr((sources, self.data_dir.stat().st_mtime_ns, self.image_size, "names")).encode()
+                                 ).hexdigest()[:16]
         else:
             folder = self.data_dir / ".gan_lightning_cache"
         return folder / f"images-{self.image_size}px-{key}.pt"
@@ -141,20 +183,25 @@ class ImageFolderDataModule(InMemoryImageDataModule):
         sources = self.sources()
         cache = self.cache_path(sources)
         if cache.is_file():
-            return torch.load(cache, weights_only=True)
-        images = self.decode_all([name for name, _, _ in sources])
+            cached = torch.load(cache, weights_only=True)
+            self.image_names = cached["names"]
+            return cached["images"]
+        images, self.image_names = self.decode_all([name for name, _, _ in sources])
         cache.parent.mkdir(parents=True, exist_ok=True)
         for stale in cache.parent.glob(f"images-{self.image_size}px-*.pt"):
             stale.unlink()  # the source changed: the old cache can never be used again
         with tempfile.NamedTemporaryFile(dir=cache.parent, suffix=".tmp", delete=False) as f:
-            torch.save(images, f)
+            torch.save({"images": images, "names": self.image_names}, f)
         os.replace(f.name, cache)  # a crash mid-write leaves no half cache behind
         return images
 
-    def decode_all(self, names: list[str]) -> Tensor:
-        """Decodes on every core: Pillow lets go of the GIL while it decodes and resizes, so threads suffice."""
+    def decode_all(self, names: list[str]) -> tuple[Tensor, list[str]]:
+        """(uint8 ``[N, 3, S, S]`` of the readable files, their names): unreadable ones are skipped with a warning.
+
+        Decodes on every core: Pillow lets go of the GIL while it decodes and resizes, so threads suffice.
+        """
         out = np.empty((len(names), 3, self.image_size, self.image_size), np.uint8)
-        kept, bad = 0, []
+        kept, bad, kept_names = 0, [], []
         local, archives = threading.local(), []  # a zip handle per thread: ZipFile objects are not shared safely
 
         def decode_one(name: str) -> Optional[np.ndarray]:
@@ -178,6 +225,7 @@ class ImageFolderDataModule(InMemoryImageDataModule):
                 else:
                     out[kept] = image
                     kept += 1
+                    kept_names.append(name)
         for archive in archives:
             archive.close()
         if bad:
@@ -186,7 +234,7 @@ class ImageFolderDataModule(InMemoryImageDataModule):
         if kept == 0:
             raise ConfigError(f"{type(self).__name__}: none of the {len(names)} image files under {self.data_dir} "
                               f"could be read; {HOW_TO_GET}")
-        return torch.from_numpy(out[:kept].copy())
+        return torch.from_numpy(out[:kept].copy()), kept_names
 
 
 class AnimeFacesDataModule(ImageFolderDataModule):

@@ -1,7 +1,8 @@
 """Image datasets held in memory as one uint8 tensor and batched by indexing.
 
 Batches leave the data loader as uint8 ``[B, C, H, W]`` (4x less to copy to the GPU than
-float32) and become float32 in [-1, 1] after the transfer, on the device.
+float32) and become float32 in [-1, 1] after the transfer, on the device. With ``labels`` a batch
+is a pair ``(images, labels)``, labels int64 ``[B]`` in ``[0, num_classes)``.
 """
 
 import torch
@@ -27,10 +28,15 @@ class InMemoryImageDataModule(LightningDataModule):
         val_size: images held out for validation (FID's real statistics).
         num_workers: data loader workers; indexing an in-memory tensor rarely needs any.
         seed: seed of the train/validation split.
+        labels: yield ``(images, labels)`` batches, for class-conditional models (the subclass
+            says what its classes are: ``num_classes``, ``load_labels``).
     """
 
+    #: How many classes a subclass's labels have (a subclass with labels sets it).
+    classes: int | None = None
+
     def __init__(self, batch_size: int = 64, batches_per_step: int = 1, val_size: int = 5000,
-                 num_workers: int = 0, seed: int = 0):
+                 num_workers: int = 0, seed: int = 0, labels: bool = False):
         super().__init__()
         name = type(self).__name__
         for key, value in [("batch_size", batch_size), ("batches_per_step", batches_per_step)]:
@@ -41,11 +47,21 @@ class InMemoryImageDataModule(LightningDataModule):
         self.save_hyperparameters()  # with the subclass's arguments: `evaluate` rebuilds the data from a checkpoint
         self.batch_size, self.batches_per_step = batch_size, batches_per_step
         self.val_size, self.num_workers, self.seed = val_size, num_workers, seed
-        self.train_images = self.val_images = None
+        self.labels = labels
+        self.train_images = self.val_images = self.train_labels = self.val_labels = None
         self.loader_generator = torch.Generator().manual_seed(seed + 1)
+
+    @property
+    def num_classes(self) -> int | None:
+        """Classes of the labels in the batches; ``None`` without labels."""
+        return self.classes if self.labels else None
 
     def load_images(self) -> Tensor:
         """All images as uint8 ``[N, C, H, W]``."""
+        raise NotImplementedError
+
+    def load_labels(self) -> Tensor:
+        """The class of each image of ``load_images``, int64 ``[N]`` (subclasses with labels)."""
         raise NotImplementedError
 
     def check_data(self) -> None:
@@ -65,7 +81,11 @@ class InMemoryImageDataModule(LightningDataModule):
             return
         images = self.load_images()
         self.check_enough_images(len(images))
-        (self.train_images, self.val_images), = self.split(images)
+        if self.labels:
+            (self.train_images, self.val_images), (self.train_labels, self.val_labels) = \
+                self.split(images, self.load_labels())
+        else:
+            (self.train_images, self.val_images), = self.split(images)
 
     def split(self, *tensors: Tensor) -> list[tuple[Tensor, Tensor]]:
         """(training part, held-out ``val_size`` part) of each of ``tensors`` (``[N, ...]``), by one seeded order."""
@@ -79,11 +99,18 @@ class InMemoryImageDataModule(LightningDataModule):
             raise ConfigError(f"{type(self).__name__}: reference split must be 'val' or 'train', got {split!r}")
         return to_unit_range(self.val_images if split == "val" else self.train_images)
 
-    def loader(self, images: Tensor, batch_size: int, train: bool) -> DataLoader:
+    def reference_labels(self, split: str) -> Tensor | None:
+        """The classes ``[N]`` of ``reference(split)``'s images, or ``None`` without labels."""
+        if not self.labels:
+            return None
+        self.setup("validate")
+        return self.val_labels if split == "val" else self.train_labels
+
+    def loader(self, images: Tensor, batch_size: int, train: bool, labels: Tensor | None = None) -> DataLoader:
         # The loader's own generator shuffles: the order is saved with checkpoints (state_dict) and
         # the global random state, which training draws noise from, is never touched by the data.
         loader = ResumableLoader if train else DataLoader
-        return loader(TensorRows(images), batch_size=batch_size, shuffle=train, drop_last=train,
+        return loader(TensorRows(images, labels), batch_size=batch_size, shuffle=train, drop_last=train,
                           collate_fn=already_collated, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0, generator=self.loader_generator)
 
@@ -94,10 +121,13 @@ class InMemoryImageDataModule(LightningDataModule):
         self.loader_generator.set_state(state_dict["loader_generator"])
 
     def train_dataloader(self) -> DataLoader:
-        return self.loader(self.train_images, self.batch_size * self.batches_per_step, train=True)
+        return self.loader(self.train_images, self.batch_size * self.batches_per_step, train=True,
+                           labels=self.train_labels if self.labels else None)
 
     def val_dataloader(self) -> DataLoader:
         return self.loader(self.val_images, self.batch_size, train=False)
 
-    def on_after_batch_transfer(self, batch: Tensor, dataloader_idx: int) -> Tensor:
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        if isinstance(batch, (tuple, list)):
+            return to_unit_range(batch[0]) if batch[0].dtype == torch.uint8 else batch[0], batch[1]
         return to_unit_range(batch) if batch.dtype == torch.uint8 else batch

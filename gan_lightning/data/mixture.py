@@ -36,6 +36,8 @@ class GaussianMixtureDataModule(GaussianDataModule):
         means: ``[K, dim]`` centres of the modes, e.g. ``[[0, 0], [3, 3]]``.
         sigma: standard deviation of every mode (``None``: the layout's, or 0.05).
         batch_size, batches_per_step, epoch_length, val_size, seed: as in ``GaussianDataModule``.
+        labels: training batches are ``(samples, modes)`` pairs, the mode (its index in ``means``)
+            as the class, for class-conditional models.
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class GaussianMixtureDataModule(GaussianDataModule):
         epoch_length: int = 500,
         val_size: int = 2500,
         seed: int = 0,
+        labels: bool = False,
     ):
         layout_means, layout_sigma = mixture_layout(layout) if means is None else (means, 0.05)
         self.means = torch.as_tensor(layout_means, dtype=torch.float32)
@@ -57,13 +60,26 @@ class GaussianMixtureDataModule(GaussianDataModule):
         self.mode_sigma = layout_sigma if sigma is None else sigma
         if not self.mode_sigma > 0:
             raise ConfigError(f"GaussianMixtureDataModule: sigma must be > 0, got {sigma}")
+        self.labels = labels
         super().__init__(dim=self.means.shape[1], mu=0.0, sigma=1.0, batch_size=batch_size,
                          batches_per_step=batches_per_step, epoch_length=epoch_length, val_size=val_size, seed=seed)
 
+    @property
+    def num_classes(self) -> int | None:
+        """Classes of the labels in the training batches (the modes); ``None`` without labels."""
+        return len(self.means) if self.labels else None
+
+    def sample_with_modes(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """``[n, dim]`` samples, a uniformly chosen mode plus N(0, sigma^2) noise, and their modes int64 ``[n]``."""
+        modes = torch.randint(len(self.means), (n,), generator=generator)
+        return self.means[modes] + self.mode_sigma * torch.randn(n, self.means.shape[1], generator=generator), modes
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``[n, dim]`` samples: a uniformly chosen mode plus N(0, sigma^2) noise."""
-        modes = torch.randint(len(self.means), (n,), generator=generator)
-        return self.means[modes] + self.mode_sigma * torch.randn(n, self.means.shape[1], generator=generator)
+        return self.sample_with_modes(n, generator)[0]
+
+    def training_sample(self, n: int, generator: torch.Generator | None = None):
+        return self.sample_with_modes(n, generator) if self.labels else self.sample(n, generator)
 
     def density(self, x: Tensor) -> Tensor:
         """Mixture density at ``x`` (``[..., dim]`` -> ``[...]``)."""

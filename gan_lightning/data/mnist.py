@@ -18,12 +18,16 @@ class MNISTDataModule(InMemoryImageDataModule):
     Args:
         data_dir: folder that holds (or will hold) ``MNIST/raw``.
         download: fetch the files when they are missing.
+        labels: yield ``(images, digits)`` batches (10 classes) for class-conditional models.
         **kwargs: batching arguments of ``InMemoryImageDataModule`` (``batch_size``, ``val_size``, ...).
     """
 
+    classes = 10
+
     def __init__(self, data_dir: str = "data", download: bool = False, batch_size: int = 64,
-                 batches_per_step: int = 1, val_size: int = 5000, num_workers: int = 0, seed: int = 0):
-        super().__init__(batch_size, batches_per_step, val_size, num_workers, seed)
+                 batches_per_step: int = 1, val_size: int = 5000, num_workers: int = 0, seed: int = 0,
+                 labels: bool = False):
+        super().__init__(batch_size, batches_per_step, val_size, num_workers, seed, labels)
         self.data_dir, self.download = Path(data_dir), download
 
     def prepare_data(self) -> None:
@@ -37,6 +41,9 @@ class MNISTDataModule(InMemoryImageDataModule):
 
     def load_images(self) -> Tensor:
         return self.load()[0]
+
+    def load_labels(self) -> Tensor:
+        return self.load()[1]
 
     def load(self) -> tuple[Tensor, Tensor]:
         """Training images uint8 ``[60000, 1, 28, 28]`` and labels int64 ``[60000]``."""

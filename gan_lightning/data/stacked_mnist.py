@@ -37,12 +37,15 @@ class StackedMNISTDataModule(MNISTDataModule):
         train_size: stacked training images built once (in memory: 2.4 KB each).
         val_size: digits held out; as many held-out stacked images are built from them.
         batch_size, batches_per_step, num_workers, seed: as in ``MNISTDataModule``.
+        labels: yield ``(images, modes)`` batches, the digit triple as one of 1,000 classes.
     """
+
+    classes = 1000
 
     def __init__(self, data_dir: str = "data", download: bool = False, train_size: int = 60000,
                  batch_size: int = 64, batches_per_step: int = 1, val_size: int = 5000, num_workers: int = 0,
-                 seed: int = 0):
-        super().__init__(data_dir, download, batch_size, batches_per_step, val_size, num_workers, seed)
+                 seed: int = 0, labels: bool = False):
+        super().__init__(data_dir, download, batch_size, batches_per_step, val_size, num_workers, seed, labels)
         if train_size < batch_size * batches_per_step:
             raise ConfigError(f"StackedMNISTDataModule: train_size must hold one training batch of "
                               f"{batch_size * batches_per_step}, got {train_size}")
@@ -60,3 +63,4 @@ class StackedMNISTDataModule(MNISTDataModule):
         generator = torch.Generator().manual_seed(self.seed + 3)
         self.train_images, self.train_modes = stack_digits(train_digits, train_labels, self.train_size, generator)
         self.val_images, self.val_modes = stack_digits(val_digits, val_labels, self.val_size, generator)
+        self.train_labels, self.val_labels = self.train_modes, self.val_modes

@@ -12,6 +12,9 @@ What fits which data:
 - images: ``fid`` (and ``kid`` when asked), ``precision``, ``recall``, ``density`` and
   ``coverage`` on the feature network; with the shipped MNIST classifier also ``classes``,
   ``class_kl`` and ``confidence`` for digits, ``modes`` and ``mode_kl`` for Stacked MNIST.
+- class-conditional models: ``accuracy``, the share of samples whose class (by the shipped
+  classifier, or the nearest mixture mode) is the one they were drawn for, over balanced labels;
+  on images with labelled data also ``intra_fid``, the mean over classes of each class's FID.
 
 The real reference (features, or vectors) is cached in the run folder (``reference-cache/``),
 keyed by the data set, its split, the number of reals and the feature network's hash, so it is
@@ -27,11 +30,12 @@ from typing import Literal, Optional, Union
 
 import torch
 from torch import Tensor, nn
-from torchmetrics import Metric
+from torchmetrics import MeanMetric, Metric
 from torchmetrics.image.fid import FrechetInceptionDistance, NoTrainInceptionV3
 from torchmetrics.image.kid import KernelInceptionDistance
 
 from gan_lightning.errors import ConfigError
+from gan_lightning.latent import balanced_labels
 from gan_lightning.metrics.distribution import distribution_metrics
 from gan_lightning.metrics.manifold import DensityCoverage, PrecisionRecall
 from gan_lightning.metrics.mnist_classifier import MNISTFeatures
@@ -183,6 +187,9 @@ class SampleMetrics:
             reference = torch.load(cache, weights_only=True)
         else:
             reference = self.describe(reals.to(device)) if images else {"samples": reals.float()}
+            labels = datamodule.reference_labels(self.reference_split) if hasattr(datamodule, "reference_labels") else None
+            if images and labels is not None:  # per-class FID of conditional models
+                reference["labels"] = labels[:len(reals)]
             reference = {k: v.cpu() for k, v in reference.items()}
             if cache is not None:
                 write_atomically(reference, cache)
@@ -210,6 +217,7 @@ class SampleMetrics:
             metrics = {"distribution": distribution_metrics(prefix="")}
             if hasattr(datamodule, "means"):
                 metrics["modes"] = MixtureModes(datamodule.means, datamodule.mode_sigma)
+                self.mixture_means = datamodule.means
         else:
             n_real, num_features = reference["features"].shape
             metrics = {"fid": FrechetInceptionDistance(feature=Identity(num_features), reset_real_features=True)}
@@ -250,9 +258,25 @@ class SampleMetrics:
         share = {k: v[rank::world_size].to(device) for k, v in self.reference.items()}
         self.update(share, real=True)
         count = self.num_samples // world_size + (rank < self.num_samples % world_size)
+        # A conditional model samples balanced labels (sample_batches' default): how often its samples
+        # are of the class asked for is the conditional accuracy.
+        classes = getattr(model, "num_classes", None)
+        labels = balanced_labels(count, classes).to(device) if classes else None
+        accuracy, start = MeanMetric().to(device), 0
+        per_class = self.per_class_fid(share, classes, device) if labels is not None else None
         for batch in model.sample_batches(count, seed=seed + 7_919 * rank):
-            self.update(self.describe(batch) if batch.dim() == 4 else {"samples": batch.float()}, real=False)
-        out = {}
+            described = self.describe(batch) if batch.dim() == 4 else {"samples": batch.float()}
+            self.update(described, real=False)
+            batch_labels = labels[start:start + len(batch)] if labels is not None else None
+            predicted = self.predicted_class(described) if labels is not None else None
+            if predicted is not None:
+                accuracy.update((predicted == batch_labels).float())
+            for c, metric in (per_class or {}).items():
+                metric.update(described["features"][batch_labels == c], real=False)
+            start += len(batch)
+        out = {"accuracy": accuracy.compute()} if labels is not None and accuracy.update_count else {}
+        if per_class:
+            out["intra_fid"] = torch.stack([metric.compute() for metric in per_class.values()]).mean()
         for name, metric in self.metrics.items():
             value = metric.compute()
             if name in ("fid", "kid"):
@@ -261,6 +285,34 @@ class SampleMetrics:
                 out.update(value)
         out = {k: v.float() for k, v in out.items()}
         return {k: v for k, v in out.items() if self.wanted is None or k in self.wanted}
+
+    def per_class_fid(self, share: dict[str, Tensor], classes: int, device) -> Optional[dict[int, Metric]]:
+        """One FID per class (intra-FID, Miyato & Koyama 2018), fed this rank's real features of the
+        class; ``None`` without real labels, or for more than 100 classes (too few samples each)."""
+        if "labels" not in share or "features" not in share or classes > 100:
+            return None
+        # FID needs two samples of each class on each side. Decided on the whole reference, so every rank agrees.
+        reals = torch.bincount(self.reference["labels"], minlength=classes)
+        if self.num_samples < 2 * classes or len(reals) != classes or int(reals.min()) < 2:
+            return None
+        per_class = {}
+        for c in range(classes):
+            metric = FrechetInceptionDistance(feature=Identity(share["features"].shape[1]), reset_real_features=True)
+            metric.to(device).update(share["features"][share["labels"] == c], real=True)
+            per_class[c] = metric
+        return per_class
+
+    def predicted_class(self, described: dict[str, Tensor]) -> Optional[Tensor]:
+        """The class ``[N]`` the shipped classifier (digits; Stacked MNIST's triples) or the nearest
+        mixture mode sees in each sample; ``None`` when nothing here can tell the class."""
+        if "probabilities" in described:  # [N, C, 10]: a digit per channel
+            digits = described["probabilities"].argmax(-1)
+            places = 10 ** torch.arange(digits.shape[1] - 1, -1, -1, device=digits.device)
+            return (digits * places).sum(1)
+        means = getattr(self, "mixture_means", None)
+        if "samples" in described and means is not None:
+            return torch.cdist(described["samples"], means.to(described["samples"].device)).argmin(1)
+        return None
 
     def update(self, described: dict[str, Tensor], real: bool) -> None:
         for name, metric in self.metrics.items():

@@ -12,6 +12,7 @@ and composable with any objective.
 """
 
 import copy
+import functools
 import math
 from pathlib import Path
 from typing import Iterator, Literal, Optional
@@ -24,13 +25,13 @@ from torch import Tensor, nn
 
 from gan_lightning.augment import DiffAugment
 from gan_lightning.errors import ConfigError, TrainingDiverged
-from gan_lightning.latent import latent_noise, sample_batches
+from gan_lightning.latent import balanced_labels, check_label_range, latent_noise, sample_batches
 from gan_lightning.metrics.suite import SampleMetrics
 from gan_lightning.random_state import rng_states, set_rng_states
 from gan_lightning.regularizers import Regularizer
 from gan_lightning.runs import reference_cache_dir
 
-HEADLINE_METRICS = {"val/w1", "val/fid", "val/modes", "val/classes"}  # the rest stays off the progress bar
+HEADLINE_METRICS = {"val/w1", "val/fid", "val/modes", "val/classes", "val/accuracy"}  # the rest stays off the progress bar
 
 
 def check_optimizer(model: str, key: str, optimizer: Optional[OptimizerCallable]) -> None:
@@ -50,8 +51,9 @@ class GANModule(LightningModule):
     Args:
         generator: maps noise ``[B, generator.latent_dim]`` to samples ``[B, *shape]``
             (data units for vectors, [-1, 1] for images). Must have a ``latent_dim`` attribute.
+            Class-conditional (``num_classes``): ``generator(z, y)`` with labels ``[B]``.
         discriminator: maps samples ``[B, *shape]`` to one raw output per sample, ``[B]``
-            (a logit, or a critic score for Wasserstein objectives).
+            (a logit, or a critic score for Wasserstein objectives); conditional: ``discriminator(x, y)``.
         optimizer_g: optimizer of the generator; ``None`` takes the objective's default.
         optimizer_d: optimizer of the discriminator; ``None`` takes the objective's default.
         scheduler_g: optional LR scheduler of the generator, stepped once per iteration.
@@ -79,6 +81,12 @@ class GANModule(LightningModule):
         fid: the name of ``metrics`` in checkpoints of gan_lightning 0.1; use ``metrics``.
         compile: run the networks' forward passes through ``torch.compile`` when fit starts
             (not a critic whose gradient is penalized: compiled graphs have no double backward).
+        num_classes: a class-conditional GAN: batches are ``(x, labels)``, the fakes of a step take
+            the labels of its real batch, and both networks take labels. ``None``: the networks'
+            own ``num_classes`` (unconditional when they have none); given, it must match theirs.
+        classification_weight: with a discriminator of ``conditioning: auxiliary`` (AC-GAN, Odena et
+            al. 2017), the weight of the cross-entropy of its class head: on real and generated
+            samples in D's loss (``d_class``), on generated ones in G's (``g_class``).
     """
 
     #: Part of the objective's interface: whether the discriminator's output is a logit (plots show
@@ -107,6 +115,8 @@ class GANModule(LightningModule):
         metrics: Optional[SampleMetrics] = None,
         compile: bool = False,
         fid: Optional[SampleMetrics] = None,
+        num_classes: Optional[int] = None,
+        classification_weight: float = 1.0,
     ):
         super().__init__()
         name = type(self).__name__
@@ -121,6 +131,14 @@ class GANModule(LightningModule):
             raise ConfigError(f"{name}: ema_decay must be in [0, 1), got {ema_decay}")
         if ema_every is not None and ema_every < 1:
             raise ConfigError(f"{name}: ema_every must be >= 1 or null, got {ema_every}")
+        networks = {"generator": getattr(generator, "num_classes", None),
+                    "discriminator": getattr(discriminator, "num_classes", None)}
+        if num_classes is None:
+            num_classes = networks["generator"] or networks["discriminator"]
+        if any(n != num_classes for n in networks.values()):
+            raise ConfigError(f"{name}: num_classes {num_classes} but the networks have " +
+                              ", ".join(f"{k} {v}" for k, v in networks.items()) +
+                              "; set the same num_classes in both networks' init_args")
         if gradient_clip_val is not None and gradient_clip_val <= 0:
             raise ConfigError(f"{name}: gradient_clip_val must be > 0 or null, got {gradient_clip_val}")
         for key, optimizer in [("optimizer_g", optimizer_g), ("optimizer_d", optimizer_d)]:
@@ -140,9 +158,17 @@ class GANModule(LightningModule):
         self.n_critic = n_critic
         self.regularizers = list(regularizers or [])
         self.augment = augment
-        self.latent_dim = generator.latent_dim
+        self.latent_dim, self.num_classes = generator.latent_dim, num_classes
+        self.auxiliary_classifier = getattr(discriminator, "conditioning", None) == "auxiliary" and bool(num_classes)
         self.iteration = 0  # training steps done; saved in checkpoints
         self.register_buffer("fixed_noise", self.noise(num_fixed_samples, torch.Generator().manual_seed(seed)))
+        if num_classes:  # grids: one row per class (the first 10 classes), the same noise in every row
+            rows = min(num_classes, 10)
+            per_row = max(1, num_fixed_samples // rows)
+            self.fixed_noise = self.fixed_noise[:per_row].repeat(rows, 1)
+            self.register_buffer("fixed_labels", torch.arange(rows).repeat_interleave(per_row))
+        else:
+            self.fixed_labels = None
         # Not a child module: its feature network's weights stay out of checkpoints.
         self.sample_metrics = metrics if metrics is not None else fid
 
@@ -157,8 +183,9 @@ class GANModule(LightningModule):
         """Loss terms of one discriminator update; ``d_loss`` is the one minimized, others are logged."""
         raise NotImplementedError
 
-    def generator_loss(self, fake_out: Tensor, real: Tensor) -> Tensor:
-        """The generator's loss from D's outputs on its samples; ``real`` is there for relativistic losses."""
+    def generator_loss(self, fake_out: Tensor, real: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+        """The generator's loss from D's outputs on its samples; ``real`` (and its ``labels``) are there
+        for relativistic losses."""
         raise NotImplementedError
 
     def after_discriminator_step(self) -> None:
@@ -173,11 +200,12 @@ class GANModule(LightningModule):
 
     @torch.no_grad()
     def sample(self, n: Optional[int] = None, noise: Optional[Tensor] = None, seed: Optional[int] = None,
-               use_ema: bool = True) -> Tensor:
+               use_ema: bool = True, labels: Optional[Tensor] = None) -> Tensor:
         """Draw samples in data units (images in [-1, 1]), ``[n, *shape]``.
 
         Uses the EMA generator when there is one and ``use_ema``; the network is in eval mode.
-        ``noise`` overrides ``n`` and ``seed``.
+        ``noise`` overrides ``n`` and ``seed``. A conditional model takes ``labels`` ``[n]`` (default:
+        the classes in turn, 0, 1, 2, ...).
         """
         if noise is None:
             if n is None:
@@ -186,14 +214,28 @@ class GANModule(LightningModule):
         net = self.generator_ema if use_ema and self.generator_ema is not None else self.generator
         was_training = net.training
         net.eval()
-        out = net(noise.to(self.device))
+        out = self.generate(net, noise.to(self.device), self.sample_labels(len(noise), labels))
         net.train(was_training)
         return out
 
-    def sample_batches(self, n: int, seed: int, batch_size: int = 256) -> Iterator[Tensor]:
+    def sample_labels(self, n: int, labels: Optional[Tensor]) -> Optional[Tensor]:
+        """The labels ``[n]`` a conditional model samples with (``None`` for an unconditional one)."""
+        if not self.num_classes:
+            if labels is not None:
+                raise ConfigError(f"{type(self).__name__} is unconditional: it takes no labels")
+            return None
+        labels = balanced_labels(n, self.num_classes) if labels is None else torch.as_tensor(labels).long()
+        check_label_range(labels, self.num_classes)
+        return labels.to(self.device)
+
+    def generate(self, net: nn.Module, z: Tensor, labels: Optional[Tensor]) -> Tensor:
+        return net(z) if labels is None else net(z, labels)
+
+    def sample_batches(self, n: int, seed: int, batch_size: int = 256, labels: Optional[Tensor] = None) -> Iterator[Tensor]:
         """``n`` samples in batches of ``batch_size`` from one seeded noise stream: the same ``seed``
-        gives the same samples in validation, ``evaluate`` and ``sample``."""
-        return sample_batches(self, n, seed, batch_size)
+        gives the same samples in validation, ``evaluate`` and ``sample``; ``labels`` ``[n]`` for a
+        conditional model (default: balanced)."""
+        return sample_batches(self, n, seed, batch_size, labels)
 
     # ---- training ------------------------------------------------------------------------
 
@@ -203,25 +245,32 @@ class GANModule(LightningModule):
         schedulers = [make(opt) for make, opt in [(self.scheduler_g, opt_g), (self.scheduler_d, opt_d)] if make]
         return [opt_g, opt_d], schedulers
 
-    def training_step(self, batch: Tensor, batch_idx: int) -> None:
-        """One iteration on ``batch`` = ``[n_critic * B, *shape]`` real samples."""
+    def training_step(self, batch, batch_idx: int) -> None:
+        """One iteration on ``batch`` = ``[n_critic * B, *shape]`` real samples, or ``(samples, labels [n_critic * B])``."""
+        batch, labels = batch if isinstance(batch, (tuple, list)) else (batch, None)
+        if not self.num_classes:
+            labels = None  # labelled data trains an unconditional model as well
+        elif labels is None:
+            raise ConfigError(f"{type(self).__name__} has num_classes={self.num_classes} but the batches have no "
+                              "labels; set --data.init_args.labels true")
         if len(batch) % self.n_critic:
             raise ValueError(f"a batch of {len(batch)} samples does not split into n_critic={self.n_critic} equal "
                              "parts; set the datamodule's batches_per_step to n_critic (the CLI does this)")
         opt_g, opt_d = self.optimizers()
         train_g = self.iteration >= self.hparams.d_pretrain_steps
         reals = batch.chunk(self.n_critic)
-        for i, real in enumerate(reals):
+        step_labels = labels.chunk(self.n_critic) if labels is not None else [None] * len(reals)
+        for i, (real, y) in enumerate(zip(reals, step_labels)):
             # The last critic update's fakes are kept with their graph for the generator update,
             # so each iteration runs the generator n_critic times, not n_critic + 1.
             keep_graph = train_g and i == len(reals) - 1
             with torch.set_grad_enabled(keep_graph):
-                fake = self.generator(self.noise(len(real)))
-            d_terms = self.discriminator_update(real, fake.detach(), opt_d, self.iteration * self.n_critic + i)
+                fake = self.generate(self.generator, self.noise(len(real)), y)  # fakes take the reals' labels
+            d_terms = self.discriminator_update(real, fake.detach(), opt_d, self.iteration * self.n_critic + i, y)
 
         logs = {f"train/{k}": v.detach() for k, v in d_terms.items()}
         if train_g:
-            logs["train/g_loss"] = self.generator_update(fake, real, opt_g).detach()
+            logs["train/g_loss"] = self.generator_update(fake, real, opt_g, y).detach()
         self.stop_if_diverged(logs)
         if train_g:
             self.update_ema()
@@ -249,11 +298,24 @@ class GANModule(LightningModule):
         raise TrainingDiverged(f"{type(self).__name__} diverged at iteration {self.iteration}: {bad}. The last good "
                                f"checkpoint is {last}; resume from it with lower learning rates or gradient_clip_val")
 
-    def critic(self, x: Tensor) -> Tensor:
+    def critic(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor:
         """The discriminator's output ``[B]`` on ``x`` as the losses see it: after the augmentation, if any."""
-        return self.discriminator(self.augment(x) if self.augment is not None else x)
+        return self.critic_and_classes(x, labels)[0]
 
-    def critic_loss(self, real: Tensor, fake: Tensor, critic_step: int) -> dict[str, Tensor]:
+    def critic_and_classes(self, x: Tensor, labels: Optional[Tensor] = None) -> tuple[Tensor, Optional[Tensor]]:
+        """(``critic(x, labels)``, an AC-GAN discriminator's class logits ``[B, num_classes]`` or ``None``), one pass."""
+        x = self.augment(x) if self.augment is not None else x
+        if self.auxiliary_classifier:
+            return self.discriminator(x, labels, with_classes=True)
+        return (self.discriminator(x) if labels is None else self.discriminator(x, labels)), None
+
+    def classification_loss(self, class_logits: Optional[Tensor], labels: Optional[Tensor]) -> Optional[Tensor]:
+        """AC-GAN's cross-entropy of the class head (float32), or ``None`` without one."""
+        if class_logits is None:
+            return None
+        return torch.nn.functional.cross_entropy(class_logits.float(), labels)
+
+    def critic_loss(self, real: Tensor, fake: Tensor, critic_step: int, labels: Optional[Tensor] = None) -> dict[str, Tensor]:
         """The objective's loss terms plus the regularizers active at ``critic_step``; ``d_loss`` is minimized.
 
         Inputs a regularizer differentiates are marked before the one forward pass of each batch.
@@ -263,26 +325,37 @@ class GANModule(LightningModule):
             real = real.detach().requires_grad_(True)
         if any(r.needs_fake_grad for r in active):
             fake = fake.detach().requires_grad_(True)
-        real_out, fake_out = self.critic(real), self.critic(fake)
+        (real_out, real_classes), (fake_out, fake_classes) = (self.critic_and_classes(real, labels),
+                                                              self.critic_and_classes(fake, labels))
         terms = self.discriminator_loss(real, fake, real_out, fake_out)
+        if real_classes is not None:
+            real_ce = self.classification_loss(real_classes, labels)
+            weight = self.hparams.get("classification_weight", 1.0)
+            terms["d_loss"] = terms["d_loss"] + weight * (real_ce + self.classification_loss(fake_classes, labels))
+            terms["d_class"] = real_ce.detach()
+        discriminator = self.discriminator if labels is None else functools.partial(self.discriminator, y=labels)
         for regularizer in active:
-            weighted, value = regularizer.loss(self.discriminator, real, fake, real_out, fake_out)
+            weighted, value = regularizer.loss(discriminator, real, fake, real_out, fake_out)
             terms["d_loss"] = terms["d_loss"] + weighted
             terms[regularizer.name] = value.detach()
         return {**terms, "d_real": real_out.detach().mean(), "d_fake": fake_out.detach().mean()}
 
-    def discriminator_update(self, real: Tensor, fake: Tensor, opt, critic_step: int) -> dict[str, Tensor]:
-        terms = self.critic_loss(real, fake, critic_step)
+    def discriminator_update(self, real: Tensor, fake: Tensor, opt, critic_step: int,
+                             labels: Optional[Tensor] = None) -> dict[str, Tensor]:
+        terms = self.critic_loss(real, fake, critic_step, labels)
         opt.zero_grad(set_to_none=True)
         self.manual_backward(terms["d_loss"])
         self.clip_and_step(opt)
         self.after_discriminator_step()
         return terms
 
-    def generator_update(self, fake: Tensor, real: Tensor, opt) -> Tensor:
+    def generator_update(self, fake: Tensor, real: Tensor, opt, labels: Optional[Tensor] = None) -> Tensor:
         # Toggling freezes D's weights, so the backward pass computes no gradients for them.
         with self.toggled_optimizer(opt):
-            loss = self.generator_loss(self.critic(fake), real)
+            fake_out, fake_classes = self.critic_and_classes(fake, labels)
+            loss = self.generator_loss(fake_out, real, labels)
+            if fake_classes is not None:
+                loss = loss + self.hparams.get("classification_weight", 1.0) * self.classification_loss(fake_classes, labels)
             opt.zero_grad(set_to_none=True)
             self.manual_backward(loss)
             self.clip_and_step(opt)

@@ -16,14 +16,14 @@ class GAN(GANModule):
     def discriminator_loss(self, real, fake, real_out, fake_out):
         return {"d_loss": losses.minimax_discriminator_loss(real_out, fake_out)}
 
-    def generator_loss(self, fake_out, real):
+    def generator_loss(self, fake_out, real, labels=None):
         return losses.minimax_generator_loss(fake_out)
 
 
 class NSGAN(GAN):
     """Non-saturating GAN (Goodfellow et al. 2014, sec. 3): G maximizes log D(G(z))."""
 
-    def generator_loss(self, fake_out, real):
+    def generator_loss(self, fake_out, real, labels=None):
         return losses.nonsaturating_generator_loss(fake_out)
 
 
@@ -53,7 +53,7 @@ class WGAN(GANModule):
         loss = losses.wasserstein_critic_loss(real_out, fake_out)
         return {"d_loss": loss, "w_distance": -loss.detach()}
 
-    def generator_loss(self, fake_out, real):
+    def generator_loss(self, fake_out, real, labels=None):
         return losses.wasserstein_generator_loss(fake_out)
 
     def after_discriminator_step(self):
@@ -103,7 +103,7 @@ class Hinge(GANModule):
     def discriminator_loss(self, real, fake, real_out, fake_out):
         return {"d_loss": losses.hinge_discriminator_loss(real_out, fake_out)}
 
-    def generator_loss(self, fake_out, real):
+    def generator_loss(self, fake_out, real, labels=None):
         return losses.hinge_generator_loss(fake_out)
 
 
@@ -115,7 +115,7 @@ class LSGAN(GANModule):
     def discriminator_loss(self, real, fake, real_out, fake_out):
         return {"d_loss": losses.least_squares_discriminator_loss(real_out, fake_out)}
 
-    def generator_loss(self, fake_out, real):
+    def generator_loss(self, fake_out, real, labels=None):
         return losses.least_squares_generator_loss(fake_out)
 
 
@@ -137,5 +137,5 @@ class RpGAN(GANModule):
     def discriminator_loss(self, real, fake, real_out, fake_out):
         return {"d_loss": losses.relativistic_discriminator_loss(real_out, fake_out)}
 
-    def generator_loss(self, fake_out, real):
-        return losses.relativistic_generator_loss(self.critic(real), fake_out)
+    def generator_loss(self, fake_out, real, labels=None):
+        return losses.relativistic_generator_loss(self.critic(real, labels), fake_out)

@@ -10,6 +10,7 @@ from typing import Literal
 from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError
+from gan_lightning.networks.conditional import check_conditioning, ConditionalBatchNorm2d, Projection, check_labels, check_num_classes
 from gan_lightning.networks.spectral import with_spectral_norm
 
 
@@ -54,23 +55,41 @@ class DCGANGenerator(nn.Module):
         channels: 1 for grayscale, 3 for RGB.
         base_width: channels of the last hidden layer; the first has base_width * 2**(n-1).
         norm: ``batch`` (the paper), ``layer`` or ``none``.
+        num_classes: a class-conditional generator, ``forward(z, y)`` with labels ``[B]`` in
+            ``[0, num_classes)``: its batch norms take a scale and shift per class (needs ``norm: batch``).
     """
 
     def __init__(self, latent_dim: int = 100, image_size: int = 64, channels: int = 3, base_width: int = 64,
-                 norm: Literal["batch", "layer", "none"] = "batch"):
+                 norm: Literal["batch", "layer", "none"] = "batch", num_classes: int | None = None):
         super().__init__()
         start, n = upsampling_plan(image_size)
-        self.latent_dim = latent_dim
+        check_num_classes(type(self).__name__, num_classes)
+        if num_classes and norm != "batch":
+            raise ConfigError(f"{type(self).__name__}: a conditional generator (num_classes {num_classes}) conditions "
+                              f"its batch norms; needs norm: batch, got {norm!r}")
+        self.latent_dim, self.num_classes = latent_dim, num_classes
+
+        def norm_of(width: int) -> nn.Module:
+            return ConditionalBatchNorm2d(num_classes, width) if num_classes else norm_layer(norm, width)
+
         widths = [base_width * 2 ** i for i in reversed(range(n))]  # e.g. 512, 256, 128, 64
-        layers = [nn.ConvTranspose2d(latent_dim, widths[0], start, 1, 0, bias=False), norm_layer(norm, widths[0]), nn.ReLU(True)]
+        layers = [nn.ConvTranspose2d(latent_dim, widths[0], start, 1, 0, bias=False), norm_of(widths[0]), nn.ReLU(True)]
         for w_in, w_out in zip(widths[:-1], widths[1:]):
-            layers += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False), norm_layer(norm, w_out), nn.ReLU(True)]
+            layers += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False), norm_of(w_out), nn.ReLU(True)]
         layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
-        self.apply(dcgan_init)
+        for module in self.net:
+            if not isinstance(module, ConditionalBatchNorm2d):  # initializes itself
+                module.apply(dcgan_init)
 
-    def forward(self, z: Tensor) -> Tensor:
-        return self.net(z[:, :, None, None])
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        check_labels(type(self).__name__, self.num_classes, y, z.shape[0])
+        x = z[:, :, None, None]
+        if self.num_classes is None:
+            return self.net(x)
+        for layer in self.net:
+            x = layer(x, y) if isinstance(layer, ConditionalBatchNorm2d) else layer(x)
+        return x
 
 
 class DCGANDiscriminator(nn.Module):
@@ -82,12 +101,21 @@ class DCGANDiscriminator(nn.Module):
         base_width: channels of the first convolution.
         norm: ``batch`` (the paper; not under WGAN-GP), ``layer`` or ``none``.
         spectral_norm: divide each layer's weight by its largest singular value (Miyato et al. 2018).
+        num_classes: a class-conditional discriminator, ``forward(x, y)``.
+        conditioning: ``projection`` adds ``embed(y) . h`` to the output, ``h`` the last feature map
+            summed over its pixels (Miyato & Koyama 2018); ``auxiliary`` leaves the output
+            unconditional and adds a classifier head on ``h``: ``forward(x, with_classes=True)``
+            -> (output, class logits ``[B, num_classes]``) (AC-GAN, Odena et al. 2017).
     """
 
     def __init__(self, image_size: int = 64, channels: int = 3, base_width: int = 64,
-                 norm: Literal["batch", "layer", "none"] = "batch", spectral_norm: bool = False):
+                 norm: Literal["batch", "layer", "none"] = "batch", spectral_norm: bool = False,
+                 num_classes: int | None = None, conditioning: Literal["projection", "auxiliary"] = "projection"):
         super().__init__()
         start, n = upsampling_plan(image_size)
+        check_num_classes(type(self).__name__, num_classes)
+        check_conditioning(type(self).__name__, num_classes, conditioning)
+        self.num_classes, self.conditioning = num_classes, conditioning
         widths = [base_width * 2 ** i for i in range(n)]
         layers = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]  # no norm on the input layer
         for w_in, w_out in zip(widths[:-1], widths[1:]):
@@ -97,6 +125,17 @@ class DCGANDiscriminator(nn.Module):
         self.apply(dcgan_init)
         if spectral_norm:
             with_spectral_norm(self.net)
+        projection = num_classes and conditioning == "projection"
+        self.projection = Projection(num_classes, widths[-1]) if projection else None
+        self.classifier = nn.Linear(widths[-1], num_classes) if num_classes and not projection else None
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).flatten()
+    def forward(self, x: Tensor, y: Tensor | None = None, with_classes: bool = False):
+        if self.projection is not None:
+            check_labels(type(self).__name__, self.num_classes, y, x.shape[0])
+        if self.projection is None and self.classifier is None:
+            return self.net(x).flatten()
+        features = self.net[:-1](x)
+        out = self.net[-1](features).flatten()
+        if self.projection is not None:
+            return out + self.projection(features.sum((2, 3)), y)
+        return (out, self.classifier(features.sum((2, 3)))) if with_classes else out

@@ -1,0 +1,62 @@
+"""The pieces that make a network class-conditional: conditional batch norm for generators, the
+projection term for discriminators (Miyato & Koyama 2018, "cGANs with Projection Discriminator")."""
+
+from torch import Tensor, nn
+
+from gan_lightning.errors import ConfigError
+
+
+def check_num_classes(name: str, num_classes: int | None) -> None:
+    if num_classes is not None and num_classes < 2:
+        raise ConfigError(f"{name}: num_classes must be >= 2 or null, got {num_classes}")
+
+
+def check_conditioning(name: str, num_classes: int | None, conditioning: str) -> None:
+    if conditioning not in ("projection", "auxiliary"):
+        raise ConfigError(f"{name}: conditioning must be 'projection' or 'auxiliary', got {conditioning!r}")
+
+
+def check_labels(name: str, num_classes: int | None, y: Tensor | None, batch: int) -> None:
+    """A conditional network needs one label per sample; an unconditional one takes none."""
+    if num_classes is None:
+        if y is not None:
+            raise ValueError(f"{name} is unconditional (num_classes null) but was given labels")
+        return
+    if y is None or y.shape != (batch,):
+        raise ValueError(f"{name} has num_classes={num_classes}: give labels [B={batch}], got "
+                         f"{None if y is None else tuple(y.shape)}")
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch norm whose scale and shift are looked up per class: ``[B, C, H, W]``, labels ``[B]`` -> ``[B, C, H, W]``.
+
+    Scales start at N(1, 0.02) and shifts at 0, as DCGAN initializes batch norm: near plain batch
+    norm, but different for each class from the first step on.
+    """
+
+    def __init__(self, num_classes: int, channels: int):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(channels, affine=False)
+        self.scale = nn.Embedding(num_classes, channels)
+        self.shift = nn.Embedding(num_classes, channels)
+        nn.init.normal_(self.scale.weight, 1.0, 0.02)
+        nn.init.zeros_(self.shift.weight)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.norm(x) * self.scale(y)[:, :, None, None] + self.shift(y)[:, :, None, None]
+
+
+class Projection(nn.Module):
+    """The projection discriminator's class term: ``<embed(y), features>``, ``[B, F]`` features -> ``[B]``.
+
+    Added to an unconditional output ``psi(features)``, it makes the logit
+    ``psi(phi(x)) + embed(y) . phi(x)``: linear in the class embedding.
+    """
+
+    def __init__(self, num_classes: int, features: int):
+        super().__init__()
+        self.embed = nn.Embedding(num_classes, features)
+        nn.init.normal_(self.embed.weight, 0.0, 0.02)
+
+    def forward(self, features: Tensor, y: Tensor) -> Tensor:
+        return (self.embed(y) * features).sum(1)
