@@ -86,7 +86,7 @@ class GANModule(LightningModule):
             own ``num_classes`` (unconditional when they have none); given, it must match theirs.
         classification_weight: with a discriminator of ``conditioning: auxiliary`` (AC-GAN, Odena et
             al. 2017), the weight of the cross-entropy of its class head: on real and generated
-            samples in D's loss (``d_class``), on generated ones in G's (``g_class``).
+            samples in D's loss (the real part is logged as ``d_class``), on generated ones in G's.
     """
 
     #: Part of the objective's interface: whether the discriminator's output is a logit (plots show
