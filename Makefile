@@ -17,6 +17,6 @@ demo: install
 	$(PY) -m gan_lightning sample --ckpt_path last --num_samples 2000 --output runs/demo-samples.png
 
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --durations=15
 
 .PHONY: install demo test

@@ -34,6 +34,8 @@ def test_a_conditional_generator_gives_other_samples_for_other_labels_from_one_z
 @pytest.mark.parametrize("discriminator, x", [
     (MLPDiscriminator(input_shape=[2], hidden=[16, 16], num_classes=3), torch.randn(5, 2)),
     (DCGANDiscriminator(image_size=28, channels=1, base_width=8, norm="none", num_classes=3), torch.randn(5, 1, 28, 28)),
+    (DCGANDiscriminator(image_size=28, channels=1, base_width=8, norm="none", num_classes=3, conditioning="both"),
+     torch.randn(5, 1, 28, 28)),
 ])
 def test_the_projection_term_is_linear_in_the_class_embedding(discriminator, x):
     """D(x, y) = psi(phi(x)) + embed(y) . phi(x): set class 2's embedding to a e0 + b e1 and the
@@ -92,11 +94,11 @@ class RecordLogs(L.Callback):
         self.logged = dict(trainer.callback_metrics)
 
 
-@pytest.mark.parametrize("conditioning", ["projection", "auxiliary"])
-def test_a_conditional_gan_learns_to_put_each_class_on_its_mode(conditioning):
+@pytest.mark.parametrize("conditioning, classify_fakes", [("projection", True), ("auxiliary", True), ("both", False)])
+def test_a_conditional_gan_learns_to_put_each_class_on_its_mode(conditioning, classify_fakes):
     L.seed_everything(0)
     data = GaussianMixtureDataModule(layout="ring8", batch_size=128, epoch_length=600, labels=True)
-    model = conditional_ring_model(conditioning)
+    model = conditional_ring_model(conditioning, classify_fakes=classify_fakes)
     before = accuracy(model, data)
     logs = RecordLogs()
     L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
@@ -104,9 +106,24 @@ def test_a_conditional_gan_learns_to_put_each_class_on_its_mode(conditioning):
     after = accuracy(model, data)
     assert before < 0.4 and after > 0.9, (before, after)
     # AC-GAN's class head is trained: its cross-entropy on real samples is logged and near 0 on these modes.
-    assert ("train/d_class" in logs.logged) == (conditioning == "auxiliary")
-    if conditioning == "auxiliary":
+    assert ("train/d_class" in logs.logged) == (conditioning != "projection")
+    if conditioning != "projection":
         assert float(logs.logged["train/d_class"]) < 0.3
+
+
+@pytest.mark.parametrize("conditioning", ["auxiliary", "both"])
+def test_classify_fakes_decides_whether_d_learns_the_classes_of_generated_samples(conditioning):
+    """D's loss is the objective's plus w * (CE(real classes) + CE(fake classes)) (Odena et al.), or
+    w * CE(real classes) alone with ``classify_fakes: false``; G's loss has w * CE(fake classes) either way."""
+    torch.manual_seed(0)
+    real, fake, labels = torch.randn(16, 2), torch.randn(16, 2), torch.randint(0, 8, (16,))
+    models = {flag: conditional_ring_model(conditioning, classify_fakes=flag, classification_weight=0.7) for flag in (True, False)}
+    models[False].load_state_dict(models[True].state_dict())
+    terms = {flag: model.critic_loss(real, fake, 0, labels) for flag, model in models.items()}
+    _, fake_classes = models[True].critic_and_classes(fake, labels)
+    fake_ce = torch.nn.functional.cross_entropy(fake_classes, labels)
+    torch.testing.assert_close(terms[True]["d_loss"] - terms[False]["d_loss"], 0.7 * fake_ce)
+    torch.testing.assert_close(terms[True]["d_class"], terms[False]["d_class"])
 
 
 def test_the_fixed_grid_has_one_row_per_class(tmp_path):

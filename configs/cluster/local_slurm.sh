@@ -52,7 +52,7 @@ munged --force --key-file "$DIR/munge/munge.key" --socket "$DIR/munge/munge.sock
   echo "local_slurm.sh: cannot start SLURM: munged failed: $(tail -n 1 "$DIR/munged.log" 2>/dev/null)" >&2; exit 3; }
 
 NODE=$(hostname -s)
-CPUS=$(nproc)
+CPUS=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)  # nproc alone follows OMP_NUM_THREADS (1 in the tests)
 cat > "$DIR/slurm.conf" <<CONF
 ClusterName=local
 SlurmctldHost=$NODE(127.0.0.1)

@@ -84,9 +84,12 @@ class GANModule(LightningModule):
         num_classes: a class-conditional GAN: batches are ``(x, labels)``, the fakes of a step take
             the labels of its real batch, and both networks take labels. ``None``: the networks'
             own ``num_classes`` (unconditional when they have none); given, it must match theirs.
-        classification_weight: with a discriminator of ``conditioning: auxiliary`` (AC-GAN, Odena et
-            al. 2017), the weight of the cross-entropy of its class head: on real and generated
+        classification_weight: with a discriminator of ``conditioning: auxiliary`` or ``both`` (AC-GAN,
+            Odena et al. 2017), the weight of the cross-entropy of its class head: on real and generated
             samples in D's loss (the real part is logged as ``d_class``), on generated ones in G's.
+        classify_fakes: whether D's class loss also has the generated samples, with the labels they
+            were drawn for (Odena et al.). ``False``: reals only, so the head stays a classifier of
+            real digits that G must satisfy, rather than one D and G can agree on between themselves.
     """
 
     #: Part of the objective's interface: whether the discriminator's output is a logit (plots show
@@ -117,6 +120,7 @@ class GANModule(LightningModule):
         fid: Optional[SampleMetrics] = None,
         num_classes: Optional[int] = None,
         classification_weight: float = 1.0,
+        classify_fakes: bool = True,
     ):
         super().__init__()
         name = type(self).__name__
@@ -159,7 +163,7 @@ class GANModule(LightningModule):
         self.regularizers = list(regularizers or [])
         self.augment = augment
         self.latent_dim, self.num_classes = generator.latent_dim, num_classes
-        self.auxiliary_classifier = getattr(discriminator, "conditioning", None) == "auxiliary" and bool(num_classes)
+        self.auxiliary_classifier = getattr(discriminator, "conditioning", None) in ("auxiliary", "both") and bool(num_classes)
         self.iteration = 0  # training steps done; saved in checkpoints
         self.register_buffer("fixed_noise", self.noise(num_fixed_samples, torch.Generator().manual_seed(seed)))
         if num_classes:  # grids: one row per class (the first 10 classes), the same noise in every row
@@ -331,7 +335,8 @@ class GANModule(LightningModule):
         if real_classes is not None:
             real_ce = self.classification_loss(real_classes, labels)
             weight = self.hparams.get("classification_weight", 1.0)
-            terms["d_loss"] = terms["d_loss"] + weight * (real_ce + self.classification_loss(fake_classes, labels))
+            fake_ce = self.classification_loss(fake_classes, labels) if self.hparams.get("classify_fakes", True) else 0.0
+            terms["d_loss"] = terms["d_loss"] + weight * (real_ce + fake_ce)
             terms["d_class"] = real_ce.detach()
         discriminator = self.discriminator if labels is None else functools.partial(self.discriminator, y=labels)
         for regularizer in active:

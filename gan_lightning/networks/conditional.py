@@ -11,9 +11,31 @@ def check_num_classes(name: str, num_classes: int | None) -> None:
         raise ConfigError(f"{name}: num_classes must be >= 2 or null, got {num_classes}")
 
 
+CONDITIONINGS = ("projection", "auxiliary", "both")
+
+
 def check_conditioning(name: str, num_classes: int | None, conditioning: str) -> None:
-    if conditioning not in ("projection", "auxiliary"):
-        raise ConfigError(f"{name}: conditioning must be 'projection' or 'auxiliary', got {conditioning!r}")
+    if conditioning not in CONDITIONINGS:
+        raise ConfigError(f"{name}: conditioning must be one of {', '.join(CONDITIONINGS)}, got {conditioning!r}")
+
+
+def class_heads(num_classes: int | None, features: int, conditioning: str) -> tuple[nn.Module | None, nn.Module | None]:
+    """(projection term, classifier head) of a discriminator with ``features`` last-layer features:
+    ``projection`` has the first, ``auxiliary`` the second, ``both`` the two; unconditional: neither."""
+    if not num_classes:
+        return None, None
+    projection = Projection(num_classes, features) if conditioning in ("projection", "both") else None
+    classifier = nn.Linear(features, num_classes) if conditioning in ("auxiliary", "both") else None
+    return projection, classifier
+
+
+def conditional_output(out: Tensor, features: Tensor, y: Tensor | None, projection: nn.Module | None,
+                       classifier: nn.Module | None, with_classes: bool):
+    """A discriminator's output ``[B]`` from its unconditional output and features ``[B, F]``: plus the
+    projection term if it has one; with ``with_classes``, also the classifier's logits ``[B, num_classes]``."""
+    if projection is not None:
+        out = out + projection(features, y)
+    return (out, classifier(features)) if with_classes and classifier is not None else out
 
 
 def check_labels(name: str, num_classes: int | None, y: Tensor | None, batch: int) -> None:

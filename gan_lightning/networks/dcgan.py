@@ -10,7 +10,7 @@ from typing import Literal
 from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.networks.conditional import check_conditioning, ConditionalBatchNorm2d, Projection, check_labels, check_num_classes
+from gan_lightning.networks.conditional import check_conditioning, class_heads, conditional_output, ConditionalBatchNorm2d, check_labels, check_num_classes
 from gan_lightning.networks.spectral import with_spectral_norm
 
 
@@ -105,12 +105,13 @@ class DCGANDiscriminator(nn.Module):
         conditioning: ``projection`` adds ``embed(y) . h`` to the output, ``h`` the last feature map
             summed over its pixels (Miyato & Koyama 2018); ``auxiliary`` leaves the output
             unconditional and adds a classifier head on ``h``: ``forward(x, with_classes=True)``
-            -> (output, class logits ``[B, num_classes]``) (AC-GAN, Odena et al. 2017).
+            -> (output, class logits ``[B, num_classes]``) (AC-GAN, Odena et al. 2017); ``both`` has
+            the two: the projection conditions the output, the head learns classes beside it.
     """
 
     def __init__(self, image_size: int = 64, channels: int = 3, base_width: int = 64,
                  norm: Literal["batch", "layer", "none"] = "batch", spectral_norm: bool = False,
-                 num_classes: int | None = None, conditioning: Literal["projection", "auxiliary"] = "projection"):
+                 num_classes: int | None = None, conditioning: Literal["projection", "auxiliary", "both"] = "projection"):
         super().__init__()
         start, n = upsampling_plan(image_size)
         check_num_classes(type(self).__name__, num_classes)
@@ -125,9 +126,7 @@ class DCGANDiscriminator(nn.Module):
         self.apply(dcgan_init)
         if spectral_norm:
             with_spectral_norm(self.net)
-        projection = num_classes and conditioning == "projection"
-        self.projection = Projection(num_classes, widths[-1]) if projection else None
-        self.classifier = nn.Linear(widths[-1], num_classes) if num_classes and not projection else None
+        self.projection, self.classifier = class_heads(num_classes, widths[-1], conditioning)
 
     def forward(self, x: Tensor, y: Tensor | None = None, with_classes: bool = False):
         if self.projection is not None:
@@ -136,6 +135,4 @@ class DCGANDiscriminator(nn.Module):
             return self.net(x).flatten()
         features = self.net[:-1](x)
         out = self.net[-1](features).flatten()
-        if self.projection is not None:
-            return out + self.projection(features.sum((2, 3)), y)
-        return (out, self.classifier(features.sum((2, 3)))) if with_classes else out
+        return conditional_output(out, features.sum((2, 3)), y, self.projection, self.classifier, with_classes)

@@ -1,13 +1,13 @@
 """Multi-layer perceptrons for generators and discriminators of any flat or image-shaped data."""
 
 import math
-from typing import Sequence
+from typing import Literal, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.networks.conditional import check_conditioning, Projection, check_labels, check_num_classes
+from gan_lightning.networks.conditional import check_conditioning, class_heads, conditional_output, check_labels, check_num_classes
 from gan_lightning.networks.spectral import with_spectral_norm
 
 ACTIVATIONS = {
@@ -117,7 +117,7 @@ class MLPDiscriminator(nn.Module):
         conditioning: ``projection`` adds ``embed(y) . h`` to the output, ``h`` the last hidden
             layer's features (Miyato & Koyama 2018); ``auxiliary`` leaves the output unconditional
             and adds a classifier head, ``forward(x, with_classes=True)`` -> (output, class logits
-            ``[B, num_classes]``) (AC-GAN, Odena et al. 2017).
+            ``[B, num_classes]``) (AC-GAN, Odena et al. 2017); ``both`` has the two.
     """
 
     def __init__(
@@ -130,7 +130,7 @@ class MLPDiscriminator(nn.Module):
         data_mean: float = 0.0,
         data_std: float = 1.0,
         num_classes: int | None = None,
-        conditioning: str = "projection",
+        conditioning: Literal["projection", "auxiliary", "both"] = "projection",
     ):
         super().__init__()
         _check_sizes(type(self).__name__, input_shape=input_shape, hidden=hidden)
@@ -143,9 +143,7 @@ class MLPDiscriminator(nn.Module):
         self.net = nn.Sequential(*mlp([math.prod(self.input_shape), *hidden, 1], activation, dropout))
         if spectral_norm:
             with_spectral_norm(self.net)
-        projection = num_classes and conditioning == "projection"
-        self.projection = Projection(num_classes, list(hidden)[-1]) if projection else None
-        self.classifier = nn.Linear(list(hidden)[-1], num_classes) if num_classes and not projection else None
+        self.projection, self.classifier = class_heads(num_classes, list(hidden)[-1], conditioning)
         self.data_mean, self.data_std = check_standardization(type(self).__name__, data_mean, data_std)
 
     def forward(self, x: Tensor, y: Tensor | None = None, with_classes: bool = False):
@@ -156,6 +154,4 @@ class MLPDiscriminator(nn.Module):
             return self.net(x).squeeze(1)
         features = self.net[:-1](x)
         out = self.net[-1](features).squeeze(1)
-        if self.projection is not None:
-            return out + self.projection(features, y)
-        return (out, self.classifier(features)) if with_classes else out
+        return conditional_output(out, features, y, self.projection, self.classifier, with_classes)
