@@ -334,9 +334,8 @@ class GANModule(LightningModule):
         terms = self.discriminator_loss(real, fake, real_out, fake_out)
         if real_classes is not None:
             real_ce = self.classification_loss(real_classes, labels)
-            weight = self.hparams.get("classification_weight", 1.0)
-            fake_ce = self.classification_loss(fake_classes, labels) if self.hparams.get("classify_fakes", True) else 0.0
-            terms["d_loss"] = terms["d_loss"] + weight * (real_ce + fake_ce)
+            fake_ce = self.classification_loss(fake_classes, labels) if self.hparams.classify_fakes else 0.0
+            terms["d_loss"] = terms["d_loss"] + self.hparams.classification_weight * (real_ce + fake_ce)
             terms["d_class"] = real_ce.detach()
         discriminator = self.discriminator if labels is None else functools.partial(self.discriminator, y=labels)
         for regularizer in active:
@@ -360,7 +359,7 @@ class GANModule(LightningModule):
             fake_out, fake_classes = self.critic_and_classes(fake, labels)
             loss = self.generator_loss(fake_out, real, labels)
             if fake_classes is not None:
-                loss = loss + self.hparams.get("classification_weight", 1.0) * self.classification_loss(fake_classes, labels)
+                loss = loss + self.hparams.classification_weight * self.classification_loss(fake_classes, labels)
             opt.zero_grad(set_to_none=True)
             self.manual_backward(loss)
             self.clip_and_step(opt)

@@ -14,7 +14,7 @@ def check_num_classes(name: str, num_classes: int | None) -> None:
 CONDITIONINGS = ("projection", "auxiliary", "both")
 
 
-def check_conditioning(name: str, num_classes: int | None, conditioning: str) -> None:
+def check_conditioning(name: str, conditioning: str) -> None:
     if conditioning not in CONDITIONINGS:
         raise ConfigError(f"{name}: conditioning must be one of {', '.join(CONDITIONINGS)}, got {conditioning!r}")
 

@@ -115,7 +115,7 @@ class DCGANDiscriminator(nn.Module):
         super().__init__()
         start, n = upsampling_plan(image_size)
         check_num_classes(type(self).__name__, num_classes)
-        check_conditioning(type(self).__name__, num_classes, conditioning)
+        check_conditioning(type(self).__name__, conditioning)
         self.num_classes, self.conditioning = num_classes, conditioning
         widths = [base_width * 2 ** i for i in range(n)]
         layers = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]  # no norm on the input layer

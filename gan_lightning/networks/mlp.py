@@ -135,7 +135,7 @@ class MLPDiscriminator(nn.Module):
         super().__init__()
         _check_sizes(type(self).__name__, input_shape=input_shape, hidden=hidden)
         check_num_classes(type(self).__name__, num_classes)
-        check_conditioning(type(self).__name__, num_classes, conditioning)
+        check_conditioning(type(self).__name__, conditioning)
         self.num_classes, self.conditioning = num_classes, conditioning
         if not 0 <= dropout < 1:
             raise ConfigError(f"{type(self).__name__}: dropout must be in [0, 1), got {dropout}")
