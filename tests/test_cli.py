@@ -64,14 +64,15 @@ def test_fit_then_sample_end_to_end(tmp_path):
     assert 3.0 < float(a.mean()) < 5.0  # data units: the data is N(4, 0.5)
     assert (tmp_path / "d.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    # The last logged val/w1 is SciPy's W1 between the 100,000 held-out samples (the config's val_size) and
+    # The last logged val/w1 is SciPy's W1 between the held-out samples (the run's val_size, 100,000) and
     # as many samples of the model's seed.
     from scipy.stats import wasserstein_distance
 
     from gan_lightning.data import GaussianDataModule
 
-    main(["sample", "--ckpt_path", str(ckpt), "--num_samples", "100000", "--output", str(tmp_path / "v.pt"), "--seed", "0"])
-    held_out = GaussianDataModule(dim=1, mu=4.0, sigma=0.5, val_size=100_000).val_data
+    data = saved["data"]["init_args"]
+    main(["sample", "--ckpt_path", str(ckpt), "--num_samples", str(data["val_size"]), "--output", str(tmp_path / "v.pt"), "--seed", "0"])
+    held_out = GaussianDataModule(dim=1, mu=data["mu"], sigma=data["sigma"], val_size=data["val_size"]).val_data
     expected = wasserstein_distance(held_out[:, 0].numpy(), torch.load(tmp_path / "v.pt")[:, 0].numpy())
     assert w1[-1] == pytest.approx(expected, rel=1e-5)
 
