@@ -35,12 +35,33 @@ def wasserstein_generator_loss(fake_scores: Tensor) -> Tensor:
     return -fake_scores.mean()
 
 
+def pack(x: Tensor, m: int) -> Tensor:
+    """PacGAN (Lin et al. 2018): ``m`` consecutive samples joined along the feature axis,
+    ``[B, C, ...]`` -> ``[B / m, m * C, ...]``, so the discriminator judges ``m`` samples at once.
+
+    >>> pack(torch.arange(4.0).view(4, 1), 2).tolist()
+    [[0.0, 1.0], [2.0, 3.0]]
+    """
+    if m == 1:
+        return x
+    if len(x) % m:
+        raise ValueError(f"a batch of {len(x)} samples does not split into packs of {m}; use a batch size divisible by {m}")
+    return x.reshape(len(x) // m, m * x.shape[1], *x.shape[2:])
+
+
+def per_output_norms(grads: Tensor, outputs: Tensor) -> Tensor:
+    """The input gradient's L2 norm per output, ``[len(outputs)]``: per sample, or per pack of
+    ``len(grads) / len(outputs)`` consecutive samples when the critic judges packs (``pack``)."""
+    return grads.reshape(len(outputs), -1).norm(2, dim=1)
+
+
 def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, alpha: Tensor | None = None) -> Tensor:
     """Gulrajani et al. 2017: E[(||grad_x f(x_hat)||_2 - 1)^2] on random interpolates x_hat.
 
     Args:
         critic: maps ``[B, *shape]`` to scores ``[B]`` or ``[B, 1]``; must treat samples
-            independently (no batch norm), since the penalty is per sample.
+            independently (no batch norm), since the penalty is per sample (per pack of
+            ``B / len(scores)`` samples when it packs them: one interpolation weight per sample).
         real: ``[B, *shape]`` real samples.
         fake: ``[B, *shape]`` generated samples (detached or not; no gradient reaches G).
         alpha: ``[B]`` interpolation weights in [0, 1]; drawn uniformly when not given.
@@ -61,8 +82,7 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, alpha: Tenso
         scores = critic(interpolates)
         # autograd.grad, not backward(create_graph=True): the latter leaks memory and breaks DDP.
         (grads,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
-        norms = grads.flatten(1).norm(2, dim=1)
-        return ((norms - 1) ** 2).mean()
+        return ((per_output_norms(grads, scores) - 1) ** 2).mean()
 
 
 @torch.no_grad()

@@ -19,18 +19,19 @@ import torch
 from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.losses import gradient_penalty
+from gan_lightning.losses import gradient_penalty, per_output_norms
 
 
 def input_gradient_norms(outputs: Tensor, inputs: Tensor) -> Tensor:
-    """``||d outputs_i / d inputs_i||_2`` per sample, ``[B]`` float32, differentiable (``create_graph``).
+    """``||d outputs_i / d inputs_i||_2`` per output, ``[len(outputs)]`` float32, differentiable
+    (``create_graph``): per sample, or per pack when the critic judges packs of samples.
 
     >>> x = torch.tensor([[3.0, 4.0], [1.0, 0.0]], requires_grad=True)
     >>> input_gradient_norms((x * torch.tensor([3.0, 4.0])).sum(1), x).tolist()
     [5.0, 5.0]
     """
     (grads,) = torch.autograd.grad(outputs.float().sum(), inputs, create_graph=True)
-    return grads.float().flatten(1).norm(2, dim=1)
+    return per_output_norms(grads.float(), outputs)
 
 
 class Regularizer:

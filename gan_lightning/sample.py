@@ -162,9 +162,9 @@ def write(samples: torch.Tensor, output: Path, model: "GANModule | None" = None,
         fig, axes = plot_samples(samples.flatten(1), real)
         if real is not None and real.shape[1] == 1:
             draw_density_and_discriminator(axes[0], model.discriminator, model.outputs_logits, real, samples,
-                                           getattr(data, "density", None))
+                                           getattr(data, "density", None), pack=model.pack)
         elif real is not None and real.shape[1] == 2:
-            draw_critic_heatmap(axes[0], model.discriminator, model.outputs_logits, real, samples)
+            draw_critic_heatmap(axes[0], model.discriminator, model.outputs_logits, real, samples, pack=model.pack)
         fig.tight_layout()
         fig.savefig(output, dpi=90)
         plt.close(fig)

@@ -94,3 +94,26 @@ def test_stacked_modes_of_one_repeated_triple():
     out = metric.compute()
     assert out["modes"] == 1
     assert_close(float(out["mode_kl"]), math.log(1000), rtol=0, atol=1e-6)
+
+
+def test_stacked_digit_kl_is_the_per_channel_part_of_mode_kl():
+    # Channel 0 draws digit 1 half the time and 0, 2-9 evenly otherwise; channels 1 and 2 are uniform
+    # and independent of it: all of mode_kl is per-channel imbalance.
+    rest = [d for d in range(10) if d != 1]
+    first = torch.tensor([1] * 9 + rest)  # half 1s
+    triples = torch.cartesian_prod(first, torch.arange(10), torch.arange(10))  # every combination once
+    metric = StackedModes()
+    metric.update(torch.nn.functional.one_hot(triples, 10).float(), real=False)
+    out = metric.compute()
+    p = torch.tensor([0.5 / 9] * 9 + [0.5])
+    expected = float((p * (p * 10).log()).sum())  # KL of channel 0 to uniform; 0 for the others
+    assert_close(float(out["digit_kl"]), expected, rtol=0, atol=1e-5)
+    assert_close(float(out["mode_kl"]), expected, rtol=0, atol=1e-5)
+    # Channels 1 and 2 equal (perfectly dependent), each uniform: no per-channel part, KL log 10.
+    pairs = torch.arange(1000).repeat(10)
+    same = torch.stack([pairs // 100, (pairs // 10) % 10, (pairs // 10) % 10], dim=1)
+    metric = StackedModes()
+    metric.update(torch.nn.functional.one_hot(same, 10).float(), real=False)
+    out = metric.compute()
+    assert_close(float(out["digit_kl"]), 0.0, rtol=0, atol=1e-6)
+    assert_close(float(out["mode_kl"]), math.log(10), rtol=0, atol=1e-6)

@@ -36,9 +36,9 @@ class DistributionPlot(Callback):
         fig, axes = plot_samples(fake, real)
         if real.shape[1] == 1:
             draw_density_and_discriminator(axes[0], pl_module.discriminator, pl_module.outputs_logits, real, fake,
-                                           getattr(data, "density", None))
+                                           getattr(data, "density", None), pack=pl_module.pack)
         elif real.shape[1] == 2:
-            draw_critic_heatmap(axes[0], pl_module.discriminator, pl_module.outputs_logits, real, fake)
+            draw_critic_heatmap(axes[0], pl_module.discriminator, pl_module.outputs_logits, real, fake, pack=pl_module.pack)
         axes[0].set_title(f"{type(pl_module).__name__}, iteration {pl_module.iteration}")
         path = Path(trainer.default_root_dir) / "plots" / f"distribution_{pl_module.iteration:07d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)

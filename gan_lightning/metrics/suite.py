@@ -11,7 +11,7 @@ What fits which data:
   ``modes``, ``mode_kl`` and ``high_quality``.
 - images: ``fid`` (and ``kid`` when asked), ``precision``, ``recall``, ``density`` and
   ``coverage`` on the feature network; with the shipped MNIST classifier also ``classes``,
-  ``class_kl`` and ``confidence`` for digits, ``modes`` and ``mode_kl`` for Stacked MNIST.
+  ``class_kl`` and ``confidence`` for digits, ``modes``, ``mode_kl`` and ``digit_kl`` for Stacked MNIST.
 - class-conditional models: ``accuracy``, the share of samples whose class (by the shipped
   classifier, or the nearest mixture mode) is the one they were drawn for, over balanced labels;
   on images with labelled data also ``intra_fid``, the mean over classes of each class's FID.

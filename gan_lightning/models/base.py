@@ -23,6 +23,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from torch import Tensor, nn
 
+from gan_lightning import losses
 from gan_lightning.augment import DiffAugment
 from gan_lightning.errors import ConfigError, TrainingDiverged
 from gan_lightning.latent import balanced_labels, check_label_range, latent_noise, sample_batches
@@ -90,6 +91,12 @@ class GANModule(LightningModule):
         classify_fakes: whether D's class loss also has the generated samples, with the labels they
             were drawn for (Odena et al.). ``False``: reals only, so the head stays a classifier of
             real digits that G must satisfy, rather than one D and G can agree on between themselves.
+        pack: PacGAN (Lin et al. 2018): the discriminator judges packs of this many samples, all
+            real or all generated, joined along the channel (or feature) axis after augmentation;
+            its input then has ``pack`` times the data's channels (set the network's ``channels``,
+            or its ``input_shape`` for vectors, to that). A batch must split into whole packs.
+            R1, R2 and the gradient penalty take the input gradient's norm per pack.
+            Unconditional GANs only.
     """
 
     #: Part of the objective's interface: whether the discriminator's output is a logit (plots show
@@ -121,6 +128,7 @@ class GANModule(LightningModule):
         num_classes: Optional[int] = None,
         classification_weight: float = 1.0,
         classify_fakes: bool = True,
+        pack: int = 1,
     ):
         super().__init__()
         name = type(self).__name__
@@ -133,6 +141,8 @@ class GANModule(LightningModule):
             raise ConfigError(f"{name}: latent_distribution must be 'normal' or 'uniform', got {latent_distribution!r}")
         if not 0.0 <= ema_decay < 1.0:
             raise ConfigError(f"{name}: ema_decay must be in [0, 1), got {ema_decay}")
+        if pack < 1:
+            raise ConfigError(f"{name}: pack must be >= 1, got {pack}")
         if ema_every is not None and ema_every < 1:
             raise ConfigError(f"{name}: ema_every must be >= 1 or null, got {ema_every}")
         networks = {"generator": getattr(generator, "num_classes", None),
@@ -164,6 +174,10 @@ class GANModule(LightningModule):
         self.augment = augment
         self.latent_dim, self.num_classes = generator.latent_dim, num_classes
         self.auxiliary_classifier = getattr(discriminator, "conditioning", None) in ("auxiliary", "both") and bool(num_classes)
+        if pack > 1 and num_classes:
+            raise ConfigError(f"{name}: pack {pack} needs an unconditional GAN (a pack has no one label), but num_classes "
+                              f"is {num_classes}; set pack to 1")
+        self.pack = pack
         self.iteration = 0  # training steps done; saved in checkpoints
         self.register_buffer("fixed_noise", self.noise(num_fixed_samples, torch.Generator().manual_seed(seed)))
         if num_classes:  # grids: one row per class (the first 10 classes), the same noise in every row
@@ -309,6 +323,7 @@ class GANModule(LightningModule):
     def critic_and_classes(self, x: Tensor, labels: Optional[Tensor] = None) -> tuple[Tensor, Optional[Tensor]]:
         """(``critic(x, labels)``, an AC-GAN discriminator's class logits ``[B, num_classes]`` or ``None``), one pass."""
         x = self.augment(x) if self.augment is not None else x
+        x = losses.pack(x, self.pack)
         if self.auxiliary_classifier:
             return self.discriminator(x, labels, with_classes=True)
         return (self.discriminator(x) if labels is None else self.discriminator(x, labels)), None
@@ -337,7 +352,10 @@ class GANModule(LightningModule):
             fake_ce = self.classification_loss(fake_classes, labels) if self.hparams.classify_fakes else 0.0
             terms["d_loss"] = terms["d_loss"] + self.hparams.classification_weight * (real_ce + fake_ce)
             terms["d_class"] = real_ce.detach()
-        discriminator = self.discriminator if labels is None else functools.partial(self.discriminator, y=labels)
+        if labels is not None:
+            discriminator = functools.partial(self.discriminator, y=labels)
+        else:  # a gradient penalty's interpolates are packed as the samples are
+            discriminator = self.discriminator if self.pack == 1 else lambda x: self.discriminator(losses.pack(x, self.pack))
         for regularizer in active:
             weighted, value = regularizer.loss(discriminator, real, fake, real_out, fake_out)
             terms["d_loss"] = terms["d_loss"] + weighted
@@ -400,9 +418,13 @@ class GANModule(LightningModule):
             if not self.regularizers:  # a penalty differentiates the critic twice: compiled graphs cannot
                 self.discriminator.forward = torch.compile(self.discriminator.forward)
             self._compiled = True
+        data = self.trainer.datamodule
+        batch_size = getattr(data, "batch_size", None)
+        if stage == "fit" and self.pack > 1 and batch_size and batch_size % self.pack:
+            raise ConfigError(f"{type(self).__name__}: pack {self.pack} needs batches that split into whole packs, but "
+                              f"the data's batch_size is {batch_size}; use a multiple of {self.pack}")
         # The metrics' real reference is prepared only when validation will run, and at the start,
         # so a missing feature network or data that does not fit it stops the run now.
-        data = self.trainer.datamodule
         if stage not in ("fit", "validate") or self.trainer.limit_val_batches == 0 or not hasattr(data, "reference"):
             return
         if self.sample_metrics is None and data.reference("val").dim() == 2:

@@ -97,7 +97,7 @@ class DCGANDiscriminator(nn.Module):
 
     Args:
         image_size: side of the square image.
-        channels: 1 or 3.
+        channels: 1 or 3 (times the model's ``pack`` when it judges packs of images).
         base_width: channels of the first convolution.
         norm: ``batch`` (the paper; not under WGAN-GP), ``layer`` or ``none``.
         spectral_norm: divide each layer's weight by its largest singular value (Miyato et al. 2018).
