@@ -51,7 +51,8 @@ class Watch(Callback):
             self.last = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
 
 
-def framework_row(data_dir: str, precision: str, compile: bool, iterations: int, accelerator: str) -> dict:
+def framework_row(data_dir: str, precision: str, compile: bool, iterations: int, accelerator: str,
+                  extra: list[str]) -> dict:
     from gan_lightning.cli import GANCLI
 
     if accelerator == "cuda":
@@ -62,7 +63,7 @@ def framework_row(data_dir: str, precision: str, compile: bool, iterations: int,
                        "--trainer.enable_checkpointing", "false", "--trainer.enable_progress_bar", "false",
                        "--trainer.enable_model_summary", "false", "--trainer.limit_val_batches", "0",
                        "--trainer.max_epochs", "-1", "--trainer.max_steps", str(iterations * 6),
-                       "--trainer.log_every_n_steps", "10"], run=False)
+                       "--trainer.log_every_n_steps", "10", *extra], run=False)
     watch = Watch(iterations)
     cli.trainer.callbacks.append(watch)
     error = None
@@ -82,11 +83,11 @@ def framework_row(data_dir: str, precision: str, compile: bool, iterations: int,
                                 if k in ("train/d_loss", "train/g_loss", "train/gp")) or (error or "-")}
 
 
-def plain_row(data_dir: str, iterations: int, accelerator: str) -> dict:
+def plain_row(data_dir: str, iterations: int, accelerator: str, extra: list[str]) -> dict:
     if accelerator == "cuda":
         torch.cuda.reset_peak_memory_stats()
     model, data, device = build(CONFIG, ["--data.init_args.data_dir", data_dir, "--trainer.accelerator", accelerator,
-                                         "--trainer.devices", "1", "--model.init_args.metrics", "null"])
+                                         "--trainer.devices", "1", "--model.init_args.metrics", "null", *extra])
     loop = PlainLoop(model, data, device)
     for _ in range(iterations // 2):
         loop.step()
@@ -99,7 +100,7 @@ def plain_row(data_dir: str, iterations: int, accelerator: str) -> dict:
     images = data.batch_size * model.n_critic * (iterations - iterations // 2)
     return {"run": "plain loop float32, eager", "img_s": images / seconds,
             "peak_mb": torch.cuda.max_memory_allocated() / 2**20 if accelerator == "cuda" else float("nan"),
-            "finite": True, "scale": "-", "ok": True, "losses": "-"}
+            "finite": True, "scale": "-", "ok": True, "losses": "-", "batch": data.batch_size}
 
 
 def table(rows: list[dict], device: str) -> str:
@@ -119,18 +120,23 @@ def main(argv=None):
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--precisions", nargs="+", default=["32-true", "16-mixed", "bf16-mixed"])
     parser.add_argument("--compile", nargs="+", choices=["off", "on"], default=["off", "on"])
+    parser.add_argument("--batch_size", type=int, default=None,
+                        help="real images per critic update (default: the config's); on an H100 mixed precision "
+                             "paid only from a few hundred")
     parser.add_argument("--accelerator", default="cuda", help="cuda; cpu only to check that the script runs")
     parser.add_argument("--out", type=Path, default=None, help="folder for table.md")
     args = parser.parse_args(argv)
     if args.accelerator == "cuda" and not torch.cuda.is_available():
         raise SystemExit("gpu_check: no CUDA device here (torch.cuda.is_available() is False)")
-    rows = [plain_row(args.data_dir, args.iterations, args.accelerator)]
+    extra = ["--data.init_args.batch_size", str(args.batch_size)] if args.batch_size else []
+    rows = [plain_row(args.data_dir, args.iterations, args.accelerator, extra)]
     for precision in args.precisions:
         for compile in args.compile:
-            rows.append(framework_row(args.data_dir, precision, compile == "on", args.iterations, args.accelerator))
+            rows.append(framework_row(args.data_dir, precision, compile == "on", args.iterations, args.accelerator,
+                                      extra))
             print(rows[-1], flush=True)
     device = torch.cuda.get_device_name() if args.accelerator == "cuda" else "cpu"
-    text = table(rows, f"{device}, torch {torch.__version__}")
+    text = table(rows, f"{device}, torch {torch.__version__}, batch {rows[0]['batch']} x 5 critic updates")
     print(text)
     (output_folder(args.out, "gpu-check") / "table.md").write_text(text + "\n")
     if not all(r["ok"] for r in rows):

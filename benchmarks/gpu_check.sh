@@ -2,21 +2,22 @@
 # GPU checks in one go (at most ~8 minutes on one GPU): WGAN-GP on 64x64 images in float32, 16-mixed
 # and bf16-mixed, torch.compile off and on, images per second against a plain PyTorch loop, peak
 # memory; prints a markdown table and writes it to benchmarks/results/gpu-check-<time>/table.md.
-#   bash benchmarks/gpu_check.sh [--iterations 300]
+#   bash benchmarks/gpu_check.sh [--iterations 300] [--batch_size 256]
 # Needs a CUDA GPU and the package installed (.venv, or python on PATH); no internet, no dataset:
-# it makes 2,048 random 96x96 PNG images (the content does not matter for these checks).
+# it makes 2,048 random 96x96 PNG images (the content does not matter for these checks; GPU_CHECK_IMAGES=8192
+# makes more, so that batches of 256 x 5 do not restart the loader every iteration).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python )}
 DATA=${GPU_CHECK_DATA:-$(mktemp -d)/images}
-"$PYTHON" - "$DATA" <<'PY'
+"$PYTHON" - "$DATA" "${GPU_CHECK_IMAGES:-2048}" <<'PY'
 import sys
 from pathlib import Path
 import numpy as np
 from PIL import Image
 folder = Path(sys.argv[1]); folder.mkdir(parents=True, exist_ok=True)
 rng = np.random.default_rng(0)
-for i in range(2048):
+for i in range(int(sys.argv[2])):
     if not (folder / f"{i:05d}.png").exists():
         small = rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)
         Image.fromarray(small).resize((96, 96), Image.BICUBIC).save(folder / f"{i:05d}.png")

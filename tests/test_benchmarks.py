@@ -23,26 +23,26 @@ def run_script(args, cwd):
 
 def test_compare_runs_each_objective_with_and_without_its_regularizer(tmp_path):
     out = tmp_path / "cmp"
-    run_script(["-m", "benchmarks.compare", "--objectives", "nsgan", "rpgan", "--variants", "shipped", "toggled",
+    run_script(["-m", "benchmarks.compare", "--objectives", "gan", "rpgan", "--variants", "shipped", "toggled",
                 "--seeds", "0", "1", "--iterations", "40", "--val_every", "20", "--out", str(out), "--group", "tiny"],
                cwd=ROOT)
     rows = list(csv.DictReader(open(out / "runs.csv")))
-    # nsgan ships no regularizer, so its other variant adds R1; rpgan ships R1 + R2, so its other variant drops them.
+    # gan ships no regularizer, so its other variant adds R1; rpgan ships R1 + R2, so its other variant drops them.
     assert [(r["objective"], r["variant"], r["seed"]) for r in rows] == [
-        (o, v, s) for o, variants in [("nsgan", ["shipped", "+R1"]), ("rpgan", ["shipped", "no regularizer"])]
+        (o, v, s) for o, variants in [("gan", ["shipped", "+R1"]), ("rpgan", ["shipped", "no regularizer"])]
         for v in variants for s in "01"]
     for r in rows:
         assert r["iterations"] == "40" and r["fakes"] == r["reals"] == "10000"  # last.ckpt, on 10,000 samples
         assert float(r["w1_sigma"]) == pytest.approx(float(r["w1"]) / 0.5)
     saved = {d.name: yaml.safe_load((d / "config.yaml").read_text())["model"]["init_args"] for d in (out / "runs").iterdir()}
-    assert [x["class_path"] for x in saved["nsgan-toggled-gaussian-seed0"]["regularizers"]] == ["gan_lightning.regularizers.R1"]
+    assert [x["class_path"] for x in saved["gan-toggled-gaussian-seed0"]["regularizers"]] == ["gan_lightning.regularizers.R1"]
     assert saved["rpgan-toggled-gaussian-seed0"]["regularizers"] == []
     assert len(saved["rpgan-shipped-gaussian-seed1"]["regularizers"]) == 2
     # The learning-rate decay follows the run's length.
-    assert saved["nsgan-shipped-gaussian-seed0"]["scheduler_g"]["init_args"]["total_iters"] == 40
+    assert saved["gan-shipped-gaussian-seed0"]["scheduler_g"]["init_args"]["total_iters"] == 40
 
     points = list(csv.DictReader(open(out / "points.csv")))
-    assert [p["iteration"] for p in points if p["objective"] == "nsgan" and p["variant"] == "+R1" and p["seed"] == "1"] \
+    assert [p["iteration"] for p in points if p["objective"] == "gan" and p["variant"] == "+R1" and p["seed"] == "1"] \
         == ["20", "40"]
     # Table cells: mean ± half-width of the 95% t-interval over the two seeds (t = 12.706 at 1 degree of freedom).
     w1 = [float(r["w1_sigma"]) for r in rows if (r["objective"], r["variant"]) == ("rpgan", "no regularizer")]
@@ -100,10 +100,11 @@ def test_the_gpu_check_runs_through_on_the_cpu(tmp_path):
     write_faces(tmp_path / "images", n=330)  # one WGAN-GP iteration takes 5 x 64 images
     out = tmp_path / "check"
     result = run_script(["-m", "benchmarks.gpu_check", "--data_dir", str(tmp_path / "images"), "--accelerator", "cpu",
-                         "--precisions", "bf16-mixed", "--compile", "off", "--iterations", "2", "--out", str(out)],
+                         "--precisions", "bf16-mixed", "--compile", "off", "--iterations", "2", "--batch_size", "32",
+                         "--out", str(out)],
                         cwd=ROOT)
     table = (out / "table.md").read_text()
-    assert table in result.stdout and table.startswith("Device: cpu")
+    assert table in result.stdout and table.startswith("Device: cpu") and "batch 32 x 5 critic updates" in table
     rows = [line for line in table.splitlines() if line.startswith("| plain") or line.startswith("| framework")]
     assert [r.split("|")[1].strip() for r in rows] == ["plain loop float32, eager", "framework bf16-mixed, compile off"]
     assert all(r.rstrip("| ").endswith("yes") and float(r.split("|")[2]) > 0 for r in rows)
