@@ -47,6 +47,9 @@ def test_bad_packs_stop_where_they_enter():
         NSGAN(MLPGenerator(latent_dim=2), MLPDiscriminator(), pack=0)
     with pytest.raises(ConfigError, match="pack 2 needs an unconditional GAN.*num_classes is 3"):
         NSGAN(MLPGenerator(latent_dim=2, num_classes=3), MLPDiscriminator(num_classes=3), pack=2)
+    unpacked = NSGAN(MLPGenerator(latent_dim=2), MLPDiscriminator(input_shape=[1]), pack=2)
+    with pytest.raises(ConfigError, match=r"inputs of shape \(2,\) \(2 x the data's 1 channels or features\)"):
+        unpacked.critic_loss(torch.zeros(4, 1), torch.zeros(4, 1), critic_step=0)
     model = NSGAN(MLPGenerator(latent_dim=2), MLPDiscriminator(input_shape=[3]), pack=3)
     trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, limit_val_batches=0)
