@@ -100,7 +100,8 @@ def plain_row(data_dir: str, iterations: int, accelerator: str, extra: list[str]
     images = data.batch_size * model.n_critic * (iterations - iterations // 2)
     return {"run": "plain loop float32, eager", "img_s": images / seconds,
             "peak_mb": torch.cuda.max_memory_allocated() / 2**20 if accelerator == "cuda" else float("nan"),
-            "finite": True, "scale": "-", "ok": True, "losses": "-", "batch": data.batch_size}
+            "finite": True, "scale": "-", "ok": True, "losses": "-", "batch": data.batch_size,
+            "n_critic": model.n_critic}
 
 
 def table(rows: list[dict], device: str) -> str:
@@ -136,7 +137,7 @@ def main(argv=None):
                                       extra))
             print(rows[-1], flush=True)
     device = torch.cuda.get_device_name() if args.accelerator == "cuda" else "cpu"
-    text = table(rows, f"{device}, torch {torch.__version__}, batch {rows[0]['batch']} x 5 critic updates")
+    text = table(rows, f"{device}, torch {torch.__version__}, batch {rows[0]['batch']} x {rows[0]['n_critic']} critic updates")
     print(text)
     (output_folder(args.out, "gpu-check") / "table.md").write_text(text + "\n")
     if not all(r["ok"] for r in rows):

@@ -324,16 +324,19 @@ class GANModule(LightningModule):
         """(``critic(x, labels)``, an AC-GAN discriminator's class logits ``[B, num_classes]`` or ``None``), one pass."""
         x = self.augment(x) if self.augment is not None else x
         if self.pack > 1:
-            return self.packed_critic(losses.pack(x, self.pack)), None
+            return self.packed_critic(x), None
         if self.auxiliary_classifier:
             return self.discriminator(x, labels, with_classes=True)
         return (self.discriminator(x) if labels is None else self.discriminator(x, labels)), None
 
-    def packed_critic(self, packs: Tensor) -> Tensor:
-        """The discriminator on packs ``[B / pack, pack * C, ...]``; a network built for the unpacked
-        shape stops here with what it should have been given."""
+    def packed_critic(self, x: Tensor) -> Tensor:
+        """The discriminator's output ``[B / pack]`` on ``x [B, C, ...]`` packed into ``[B / pack, pack * C, ...]``;
+        a network built for the unpacked shape stops here with what it should have been given."""
+        packs = losses.pack(x, self.pack)
         try:
             return self.discriminator(packs)
+        except torch.OutOfMemoryError:
+            raise  # not a shape the network was built for
         except RuntimeError as e:
             raise ConfigError(f"{type(self).__name__}: pack {self.pack} gives the discriminator inputs of shape "
                               f"{tuple(packs.shape[1:])} ({self.pack} x the data's {packs.shape[1] // self.pack} "
@@ -366,7 +369,7 @@ class GANModule(LightningModule):
         if labels is not None:
             discriminator = functools.partial(self.discriminator, y=labels)
         else:  # a gradient penalty's interpolates are packed as the samples are
-            discriminator = self.discriminator if self.pack == 1 else lambda x: self.packed_critic(losses.pack(x, self.pack))
+            discriminator = self.discriminator if self.pack == 1 else self.packed_critic
         for regularizer in active:
             weighted, value = regularizer.loss(discriminator, real, fake, real_out, fake_out)
             terms["d_loss"] = terms["d_loss"] + weighted
