@@ -108,3 +108,20 @@ def test_the_gpu_check_runs_through_on_the_cpu(tmp_path):
     rows = [line for line in table.splitlines() if line.startswith("| plain") or line.startswith("| framework")]
     assert [r.split("|")[1].strip() for r in rows] == ["plain loop float32, eager", "framework bf16-mixed, compile off"]
     assert all(r.rstrip("| ").endswith("yes") and float(r.split("|")[2]) > 0 for r in rows)
+
+
+def test_stacked_mnist_floor_counts_real_stacks_as_the_metric_counts_generated_ones(tmp_path):
+    from images import write_real_mnist
+
+    write_real_mnist(tmp_path)
+    out = run_script(["-m", "benchmarks.stacked_mnist_floor", "--data_dir", str(tmp_path), "--val_size", "100",
+                      "--samples", "4000", "--draws", "1"], cwd=ROOT).stdout
+    real, uniform = (dict((k, float(v)) for k, v in re.findall(r"'(\w+)': ([\d.]+)", part))
+                     for part in out.split("uniform digit triples"))
+    # Real digits are classified almost perfectly: the channels' digit frequencies are near uniform
+    # (400 training digits are not exactly balanced), and the rest of the KL over 1,000 modes, the
+    # channels' dependence, is the chance term that uniformly random triples score too.
+    assert real["digit_kl"] < 0.1 and uniform["digit_kl"] < 0.02, out
+    assert real["modes"] > 900 and uniform["modes"] > 900, out
+    chance = uniform["mode_kl"] - uniform["digit_kl"]
+    assert 0.08 < chance < 0.2 and abs((real["mode_kl"] - real["digit_kl"]) - chance) < 0.03, out
