@@ -14,6 +14,7 @@ import torch
 from torch.nn.functional import one_hot
 
 from gan_lightning.data import StackedMNISTDataModule
+from gan_lightning.data.images import to_unit_range
 from gan_lightning.metrics.mnist_classifier import MNISTFeatures
 from gan_lightning.metrics.modes import StackedModes
 
@@ -39,7 +40,7 @@ def main() -> None:
         real, uniform = StackedModes(), StackedModes()
         picks = torch.randint(len(data.train_images), (args.samples,), generator=generator)
         for batch in data.train_images[picks].split(1000):
-            real.update(classifier.features_and_probabilities(batch.float() / 127.5 - 1)[1], real=False)
+            real.update(classifier.features_and_probabilities(to_unit_range(batch))[1], real=False)
         digits = torch.randint(10, (args.samples, 3), generator=generator)
         uniform.update(one_hot(digits, 10).float(), real=False)
         print(f"draw {draw}: real training stacks {rounded(real)}; uniform digit triples {rounded(uniform)}")
