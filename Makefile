@@ -5,9 +5,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CONFIG ?= configs/nsgan_gaussian.yaml
 
+# No pip cache: the .venv is 5.9 GB (torch with its CUDA libraries); a cached copy of its wheels would add GBs more.
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q --no-cache-dir -e ".[dev]"
 	touch $@
 
 install: $(VENV)/.installed

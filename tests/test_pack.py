@@ -27,6 +27,17 @@ class LinearCritic(nn.Module):
         return x @ self.w
 
 
+class FailingCritic(nn.Module):
+    """Built for packs of two 1-D samples, but fails for a reason of its own."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(2, 1)
+
+    def forward(self, x):
+        raise RuntimeError("not a shape fault")
+
+
 def test_the_critic_sees_consecutive_samples_joined_and_penalties_take_the_norm_per_pack():
     critic = LinearCritic()
     model = NSGAN(MLPGenerator(latent_dim=2), critic, pack=2, regularizers=[R1(gamma=2.0), R2(gamma=2.0)])
@@ -50,6 +61,10 @@ def test_bad_packs_stop_where_they_enter():
     unpacked = NSGAN(MLPGenerator(latent_dim=2), MLPDiscriminator(input_shape=[1]), pack=2)
     with pytest.raises(ConfigError, match=r"inputs of shape \(2,\) \(2 x the data's 1 channels or features\)"):
         unpacked.critic_loss(torch.zeros(4, 1), torch.zeros(4, 1), critic_step=0)
+    broken = NSGAN(MLPGenerator(latent_dim=2), FailingCritic(), pack=2)
+    with pytest.raises(RuntimeError, match="not a shape fault") as raised:  # built for packs: passed on as it is
+        broken.critic_loss(torch.zeros(4, 1), torch.zeros(4, 1), critic_step=0)
+    assert not isinstance(raised.value, ConfigError)
     model = NSGAN(MLPGenerator(latent_dim=2), MLPDiscriminator(input_shape=[3]), pack=3)
     trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, limit_val_batches=0)

@@ -46,6 +46,16 @@ def check_optimizer(model: str, key: str, optimizer: Optional[OptimizerCallable]
         raise ConfigError(f"{model}: {key}: {e}; set it with --model.init_args.{key}.init_args") from None
 
 
+def input_width(network: nn.Module) -> Optional[int]:
+    """The channels (or features) the network's first convolution or linear layer takes, or ``None``."""
+    for module in network.modules():
+        if isinstance(module, nn.modules.conv._ConvNd):
+            return module.in_channels
+        if isinstance(module, nn.Linear) and not isinstance(module, nn.LazyLinear):
+            return module.in_features
+    return None
+
+
 class GANModule(LightningModule):
     """A generator and a discriminator trained against each other with manual optimization.
 
@@ -335,9 +345,9 @@ class GANModule(LightningModule):
         packs = losses.pack(x, self.pack)
         try:
             return self.discriminator(packs)
-        except torch.OutOfMemoryError:
-            raise  # not a shape the network was built for
         except RuntimeError as e:
+            if input_width(self.discriminator) in (None, packs.shape[1]):
+                raise  # the network takes this width: some other fault, not the packing
             raise ConfigError(f"{type(self).__name__}: pack {self.pack} gives the discriminator inputs of shape "
                               f"{tuple(packs.shape[1:])} ({self.pack} x the data's {packs.shape[1] // self.pack} "
                               f"channels or features); build it for that shape ({e})") from e
