@@ -15,10 +15,12 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 
 from helpers import CONFIGS, ROOT
+from images import write_mnist
 from gan_lightning import losses
 from gan_lightning.commands import main
-from gan_lightning.data import GaussianDataModule, GaussianMixtureDataModule
+from gan_lightning.data import GaussianDataModule, GaussianMixtureDataModule, MNISTDataModule
 from gan_lightning.models import GANModule, NSGAN, WGANGP
+from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator
 from test_conditional import conditional_ring_model
 from test_objectives import OBJECTIVES, networks, w1_to_data
 
@@ -156,13 +158,21 @@ def test_a_full_disk_while_saving_leaves_the_good_last_checkpoint(tmp_path, monk
     assert torch.load(last, weights_only=False)["iteration"] == 15
 
 
-@pytest.mark.parametrize("conditional", [False, True])
-def test_resume_in_the_middle_of_an_epoch_is_bit_for_bit_too(tmp_path, conditional):
+@pytest.mark.parametrize("data_kind", ["gaussian", "conditional", "images"])
+def test_resume_in_the_middle_of_an_epoch_is_bit_for_bit_too(tmp_path, data_kind):
     """A checkpoint at iteration 22 (7 into the second epoch of 15) resumes the data where it stopped,
-    and the EMA updated every 4 iterations (22 is not a multiple) keeps its schedule; with labels too."""
+    and the EMA updated every 4 iterations (22 is not a multiple) keeps its schedule; with labels too,
+    and on shuffled digit images (480 training images: 15 batches of 32) with batch norm in both networks."""
+    if data_kind == "images":
+        write_mnist(tmp_path / "mnist", n_train=600)
+
     def run(epochs, ckpt_path=None, every=None):
         L.seed_everything(0)
-        if conditional:
+        if data_kind == "images":
+            model = NSGAN(DCGANGenerator(latent_dim=8, image_size=28, channels=1, base_width=4),
+                          DCGANDiscriminator(image_size=28, channels=1, base_width=4), ema_decay=0.9, ema_every=4)
+            data = MNISTDataModule(data_dir=str(tmp_path / "mnist"), batch_size=32, val_size=120)
+        elif data_kind == "conditional":
             model = conditional_ring_model(ema_decay=0.9, ema_every=4)
             data = GaussianMixtureDataModule(layout="ring8", batch_size=32, epoch_length=15, labels=True)
         else:
