@@ -72,11 +72,16 @@ def test_nsgan_mnist_run_logs_grids_and_fid_and_samples_from_ema(mnist_dir, tmp_
     torch.testing.assert_close(draw(model, 16, seed=3), images)
 
 
-def test_limit_val_batches_0_never_builds_the_feature_extractor(mnist_dir, tmp_path):
-    cli = GANCLI(args=["fit", "--config", str(CONFIGS / "nsgan_mnist.yaml"), *small_mnist_args(mnist_dir, tmp_path, "noval"),
-                       *shrink("nsgan_mnist"), "--model.init_args.metrics.init_args.feature", "2048",
+@pytest.mark.parametrize("config", ["nsgan_mnist", "best_stackedmnist"])
+def test_limit_val_batches_0_never_builds_the_feature_extractor(mnist_dir, tmp_path, config):
+    stacks = ["--data.init_args.train_size", "64"] if "stacked" in config else []
+    cli = GANCLI(args=["fit", "--config", str(CONFIGS / f"{config}.yaml"), *small_mnist_args(mnist_dir, tmp_path, "noval"),
+                       *shrink(config), *stacks, "--model.init_args.metrics.init_args.feature", "2048",
                        "--trainer.limit_val_batches", "0"])
     assert cli.model.sample_metrics.network is None  # no Inception download was attempted
+    # Nothing is held out when nothing validates (Stacked MNIST used to refuse a val_size of 0).
+    assert cli.datamodule.val_size == 0 and len(cli.datamodule.train_images) == (64 if stacks else 400)
+    assert cli.model.iteration == 4
     assert (tmp_path / "noval" / "checkpoints" / "last.ckpt").is_file()
 
 

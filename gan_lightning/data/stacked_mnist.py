@@ -20,7 +20,7 @@ def stack_digits(digits: Tensor, labels: Tensor, n: int, generator: torch.Genera
     >>> images.shape, bool((modes >= 111).all() and (modes <= 444).all())
     (torch.Size([5, 3, 28, 28]), True)
     """
-    picks = torch.randint(len(digits), (n, 3), generator=generator)
+    picks = torch.randint(max(len(digits), 1), (n, 3), generator=generator)  # n = 0: nothing held out
     images = digits[picks].squeeze(2)  # (n, 3, 1, 28, 28) -> (n, 3, 28, 28)
     chosen = labels[picks].long()
     return images, chosen[:, 0] * 100 + chosen[:, 1] * 10 + chosen[:, 2]
@@ -56,9 +56,10 @@ class StackedMNISTDataModule(MNISTDataModule):
         if self.train_images is not None:
             return
         digits, labels = self.load()
-        if len(digits) - self.val_size < 3 or self.val_size < 3:
+        if len(digits) - self.val_size < 3 or 0 < self.val_size < 3:
             raise ConfigError(f"StackedMNISTDataModule: {len(digits)} digits with val_size={self.val_size} leave "
-                              "fewer than 3 digits on a side; lower val_size")
+                              "fewer than 3 digits on a side; use a val_size of 0 or from 3 to "
+                              f"{len(digits) - 3}")
         (train_digits, val_digits), (train_labels, val_labels) = self.split(digits, labels)
         generator = torch.Generator().manual_seed(self.seed + 3)
         self.train_images, self.train_modes = stack_digits(train_digits, train_labels, self.train_size, generator)
