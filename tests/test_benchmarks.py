@@ -44,13 +44,26 @@ def test_compare_runs_each_objective_with_and_without_its_regularizer(tmp_path):
     points = list(csv.DictReader(open(out / "points.csv")))
     assert [p["iteration"] for p in points if p["objective"] == "gan" and p["variant"] == "+R1" and p["seed"] == "1"] \
         == ["20", "40"]
+    # The checkpoint the config's monitor picked (lowest val/w1) is measured again, on noise no validation drew.
+    for r in rows:
+        curve = [p for p in points if (p["objective"], p["variant"], p["seed"]) == (r["objective"], r["variant"], r["seed"])]
+        assert r["picked_by"] == "val/w1"
+        assert float(r["picked_iterations"]) == float(min(curve, key=lambda p: float(p["val/w1"]))["iteration"])
+        if float(r["picked_iterations"]) == 40:  # last.ckpt itself: other noise, another value
+            assert r["picked_w1_sigma"] != r["w1_sigma"]
+    assert "picked w1_sigma" in (out / "table.md").read_text()
     # Table cells: mean ± half-width of the 95% t-interval over the two seeds (t = 12.706 at 1 degree of freedom).
     w1 = [float(r["w1_sigma"]) for r in rows if (r["objective"], r["variant"]) == ("rpgan", "no regularizer")]
-    (line,) = [x for x in (out / "table.md").read_text().splitlines() if x.startswith("| rpgan | no regularizer |")]
+    final_table = (out / "table.md").read_text().split("The checkpoint each run's")[0]
+    (line,) = [x for x in final_table.splitlines() if x.startswith("| rpgan | no regularizer |")]
     cells = [c.strip() for c in line.strip("|").split("|")]
     mean, half = map(float, re.fullmatch(r"([\d.e-]+) ± ([\d.e-]+)", cells[3]).groups())
     assert mean == pytest.approx(statistics.mean(w1), rel=1e-2)
     assert half == pytest.approx(12.706 * statistics.stdev(w1) / 2 ** 0.5, rel=0.05)
+    # --table_only rebuilds the same table from the csv files, best and last validations included.
+    table = (out / "table.md").read_text()
+    run_script(["-m", "benchmarks.compare", "--table_only", "--out", str(out)], cwd=ROOT)
+    assert (out / "table.md").read_text() == table
     for name in ["gaussian_vs_iteration.png", "gaussian_vs_wall_s.png"]:
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
     logged = [read_run(d) for d in (out / "runs").glob("*/wandb/offline-run-*")]
