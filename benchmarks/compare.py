@@ -15,7 +15,8 @@ After training, the run's `last.ckpt` is loaded and measured once more on more s
 validation uses (`FINAL`): on the 1-D Gaussian, 10,000 generated against 10,000 held-out samples,
 W1 divided by the data's sigma. When the run validated, the checkpoint its config's
 `checkpoint.monitor` picked is measured the same way (columns `picked_*`), on noise no validation
-drew: the pick was made on the validation noise, so measuring it there would flatter it. Every run is a W&B run in one group (offline without a login).
+drew: the pick was made on the validation noise, so measuring it there would flatter it.
+Every run is a W&B run in one group (offline without a login).
 Under `--out` it writes table.md (final and best values, mean with a 95% t-interval over seeds,
 and the ratio of the last validation to the best one: near 1 when training settles), runs.csv
 (one row a run), points.csv (every validation) and plots of the validation metric against
@@ -195,6 +196,12 @@ def interval(values: list[float], digits: str = ".3g") -> str:
     return text + (f" ({len(values) - len(finite)} inf)" if len(finite) < len(values) else "")
 
 
+def by_variant(rows: list[dict]) -> list[tuple[tuple[str, str], list[dict]]]:
+    """Rows grouped by (objective, variant), in the order they first appear."""
+    keys = dict.fromkeys((r["objective"], r["variant"]) for r in rows)
+    return [(key, [r for r in rows if (r["objective"], r["variant"]) == key]) for key in keys]
+
+
 def table(rows: list[dict], dataset: str) -> list[str]:
     metric, better = METRIC[dataset]
     columns = FINAL[dataset][2]
@@ -204,8 +211,7 @@ def table(rows: list[dict], dataset: str) -> list[str]:
              "| objective | variant | seeds | " + " | ".join(f"final {c}" for c in columns) +
              f" | best {metric} | last / best | generator iterations | train s |",
              "|" + "---|" * (len(columns) + 7)]
-    for key in dict.fromkeys((r["objective"], r["variant"]) for r in rows):
-        runs = [r for r in rows if (r["objective"], r["variant"]) == key]
+    for key, runs in by_variant(rows):
         ratios = [r["last_val"] / r["best_val"] if r["best_val"] else math.nan for r in runs]
         lines.append(f"| {key[0]} | {key[1]} | {len(runs)} | " +
                      " | ".join(interval([r[c] for r in runs]) for c in columns) +
@@ -213,11 +219,10 @@ def table(rows: list[dict], dataset: str) -> list[str]:
                      f"{interval([r['iterations'] for r in runs], '.0f')} | {interval([r['fit_s'] for r in runs], '.0f')} |")
     picked = [r for r in rows if r.get("picked_by") not in (None, "")]
     if picked:
-        lines += ["", f"The checkpoint each run's `checkpoint.monitor` picked, measured as last.ckpt is, on noise no validation drew:",
+        lines += ["", "The checkpoint each run's `checkpoint.monitor` picked, measured as last.ckpt is, on noise no validation drew:",
                   "", "| objective | variant | seeds | picked by | " + " | ".join(f"picked {c}" for c in columns) +
                   " | at generator iteration |", "|" + "---|" * (len(columns) + 5)]
-        for key in dict.fromkeys((r["objective"], r["variant"]) for r in picked):
-            runs = [r for r in picked if (r["objective"], r["variant"]) == key]
+        for key, runs in by_variant(picked):
             lines.append(f"| {key[0]} | {key[1]} | {len(runs)} | {runs[0]['picked_by']} | " +
                          " | ".join(interval([r[f"picked_{c}"] for r in runs]) for c in columns) +
                          f" | {interval([r['picked_iterations'] for r in runs], '.0f')} |")
