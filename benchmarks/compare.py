@@ -123,25 +123,29 @@ def budget_args(config: Path, iterations: int | None, seconds: float | None, val
 PICKED_NOISE = 104_729  # added to the run's seed for the picked checkpoint's noise: no validation drew it
 
 
-def final_measurement(ckpt_path: Path, datamodule, dataset: str, run_dir: Path,
-                      noise_offset: int = 0) -> dict[str, float]:
-    """A checkpoint measured on ``FINAL``'s counts, as `evaluate` does, with the noise of the run's seed + ``noise_offset``."""
-    model = load_model(ckpt_path, "cpu")
+def final_measurements(checkpoints: list[tuple[Path, int]], datamodule, dataset: str,
+                       run_dir: Path) -> list[dict[str, float]]:
+    """Checkpoints of one run, each ``(path, noise_offset)``, measured on ``FINAL``'s counts as `evaluate` does,
+    with the noise of the run's seed + its offset; the held-out sample and its features are set up once."""
+    models = [load_model(path, "cpu") for path, _ in checkpoints]
     fakes, reals, _ = FINAL[dataset]
     if reals is not None:  # a larger held-out sample than validation uses; generated data has a val_size
         hparams = {k: v for k, v in datamodule.hparams.items() if not k.startswith("_")}
         datamodule = type(datamodule)(**{**hparams, "val_size": reals})
     datamodule.setup("validate")
-    base = model.sample_metrics
+    base = models[0].sample_metrics
     metrics = SampleMetrics(feature=base.feature if base else "mnist", weights_path=base.weights_path if base else None,
                             num_samples=fakes or (base.num_samples if base else None),
                             metrics=["w1", "ks", "mean_err", "std_err"] if dataset == "gaussian" else None)
     metrics.setup(datamodule, reference_cache_dir(run_dir), "cpu")
-    values = {k: float(v) for k, v in metrics.evaluate(model, seed=model.hparams.seed + noise_offset).items()}
-    if dataset == "gaussian":
-        values["w1_sigma"] = values["w1"] / float(datamodule.hparams.sigma)
-    return {**values, "fakes": metrics.protocol["fakes"], "reals": metrics.protocol["reals"],
-            "iterations": model.iteration}
+    results = []
+    for model, (_, noise_offset) in zip(models, checkpoints):
+        values = {k: float(v) for k, v in metrics.evaluate(model, seed=model.hparams.seed + noise_offset).items()}
+        if dataset == "gaussian":
+            values["w1_sigma"] = values["w1"] / float(datamodule.hparams.sigma)
+        results.append({**values, "fakes": metrics.protocol["fakes"], "reals": metrics.protocol["reals"],
+                        "iterations": model.iteration})
+    return results
 
 
 def run(objective: str, variant: str, dataset: str, seed: int, budget: list[str], group: str, out: Path,
@@ -161,10 +165,12 @@ def run(objective: str, variant: str, dataset: str, seed: int, budget: list[str]
     fit_s = time.perf_counter() - started
     run_dir = Path(cli.trainer.default_root_dir)
     checkpoint = cli.trainer.checkpoint_callback
-    final = final_measurement(Path(checkpoint.last_model_path), cli.datamodule, dataset, run_dir)
+    checkpoints = [(Path(checkpoint.last_model_path), 0)]
     if checkpoint.best_model_path:  # the run validated: the checkpoint its monitor picked, on fresh noise
-        picked = final_measurement(Path(checkpoint.best_model_path), cli.datamodule, dataset, run_dir, PICKED_NOISE)
-        final.update({f"picked_{k}": picked[k] for k in FINAL[dataset][2] + ["iterations"]})
+        checkpoints.append((Path(checkpoint.best_model_path), PICKED_NOISE))
+    final, *picked = final_measurements(checkpoints, cli.datamodule, dataset, run_dir)
+    for measured in picked:
+        final.update({f"picked_{k}": measured[k] for k in FINAL[dataset][2] + ["iterations"]})
         final["picked_by"] = checkpoint.monitor
     cli.trainer.logger.log_metrics({f"final/{k}": v for k, v in final.items()}, step=cli.model.iteration)
     import wandb
