@@ -1,5 +1,7 @@
 """Image objectives through the CLI on a small MNIST written in the test, and learning on it."""
 
+import functools
+
 import lightning as L
 import pytest
 import torch
@@ -10,6 +12,7 @@ from gan_lightning.data import MNISTDataModule
 from gan_lightning.metrics import SampleMetrics
 from gan_lightning.models import NSGAN
 from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator
+from gan_lightning.regularizers import R1
 from gan_lightning.sample import draw, load_model
 from images import SmallFeatures, write_mnist
 from wandb_offline import read_run
@@ -100,3 +103,40 @@ def test_a_short_dcgan_run_learns_the_digits(mnist_dir, tmp_path):
     after = float(trainer.callback_metrics["val/fid"])
     assert model.iteration == 150
     assert after < 0.5 * before, (before, after)
+
+
+def fit_three_iterations(mnist_dir, root, channels_last: bool) -> tuple[NSGAN, torch.Tensor]:
+    L.seed_everything(0)
+    data = MNISTDataModule(data_dir=str(mnist_dir), batch_size=16, val_size=0)
+    sgd = functools.partial(torch.optim.SGD, lr=0.005)  # not Adam: its first steps magnify rounding into signs
+    model = NSGAN(DCGANGenerator(latent_dim=16, image_size=28, channels=1, base_width=8),
+                  DCGANDiscriminator(image_size=28, channels=1, base_width=8), optimizer_g=sgd, optimizer_d=sgd,
+                  regularizers=[R1(gamma=1.0)], ema_decay=0.9, channels_last=channels_last)
+    initial = model.generator.net[0].weight.detach().clone()
+    trainer = L.Trainer(default_root_dir=root, max_steps=2 * 3, limit_val_batches=0, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(model, data)
+    trainer.save_checkpoint(root / "last.ckpt")
+    return model, initial
+
+
+def test_channels_last_changes_the_layout_not_the_training(mnist_dir, tmp_path):
+    """The layout switch (with R1's double backward and the EMA) trains the same weights up to rounding,
+    and its checkpoints load into networks of the ordinary layout."""
+    fast, initial = fit_three_iterations(mnist_dir, tmp_path / "cl", channels_last=True)
+    plain, _ = fit_three_iterations(mnist_dir, tmp_path / "plain", channels_last=False)
+    conv = fast.discriminator.net[2].weight  # [16, 8, 4, 4]: the first, of one input channel, is both layouts at once
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    assert fast.generator_ema.net[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert plain.discriminator.net[2].weight.is_contiguous()
+    assert fast.iteration == plain.iteration == 3
+    for name, weight in plain.state_dict().items():
+        torch.testing.assert_close(fast.state_dict()[name], weight, rtol=1e-4, atol=1e-5, msg=name)
+    assert (fast.generator.net[0].weight - initial).abs().max() > 1e-4  # it trained (by 4e-4)
+
+    state = torch.load(tmp_path / "cl" / "last.ckpt", weights_only=False)["state_dict"]
+    fresh = NSGAN(DCGANGenerator(latent_dim=16, image_size=28, channels=1, base_width=8),
+                  DCGANDiscriminator(image_size=28, channels=1, base_width=8), ema_decay=0.9)
+    fresh.load_state_dict(state)
+    assert fresh.generator_ema.net[0].weight.is_contiguous()
+    torch.testing.assert_close(fresh.sample(8, seed=1), fast.sample(8, seed=1), rtol=1e-4, atol=1e-5)
