@@ -101,30 +101,15 @@ def variant_name(variant: str, config: Path) -> str:
     return "no regularizer" if ships_regularizers(config) else "+R1"
 
 
-def overridden_n_critic(extra: list[str]) -> int | None:
-    """The ``n_critic`` an override after ``--`` sets (``--model.init_args.n_critic 1`` or ``=1``), else None."""
-    flag = "--model.init_args.n_critic"
-    for i, arg in enumerate(extra):
-        if arg.startswith(flag + "="):
-            return int(arg.split("=", 1)[1])
-        if arg == flag and i + 1 < len(extra):
-            return int(extra[i + 1])
-    return None
-
-
-def budget_args(config: Path, iterations: int | None, seconds: float | None, val_every: int | None,
-                extra: list[str] = ()) -> list[str]:
-    """Overrides of the config's budget: generator iterations or training seconds, and the validation interval.
-    ``extra``: the run's own overrides, whose ``n_critic`` wins over the config's in counting steps."""
+def budget_args(config: Path, iterations: int | None, seconds: float | None, val_every: int | None) -> list[str]:
+    """Overrides of the config's budget: generator iterations or training seconds, and the validation interval."""
     args, model = [], model_section(config)
     init = model["init_args"]
     if seconds is not None:
         s = int(seconds)
         args += ["--trainer.max_epochs", "-1", "--trainer.max_time", f"00:{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"]
     if iterations is not None:
-        # Lightning counts optimizer steps: n_critic + 1 an iteration.
-        n_critic = overridden_n_critic(list(extra)) or init.get("n_critic", 5 if "WGAN" in model["class_path"] else 1)
-        args += ["--trainer.max_epochs", "-1", "--trainer.max_steps", str(iterations * (n_critic + 1))]
+        args += ["--iterations", str(iterations)]  # the CLI counts them with the run's own n_critic
         for name in ("scheduler_g", "scheduler_d"):  # a decay over the run follows the run's new length
             if "total_iters" in (init.get(name) or {}).get("init_args", {}):
                 args += [f"--model.init_args.{name}.init_args.total_iters", str(iterations)]
@@ -330,7 +315,7 @@ def main(argv=None):
             if not config.is_file():
                 print(f"== {objective} on {dataset}: no configs/{config.name}, skipped", flush=True)
                 continue
-            budget = budget_args(config, args.iterations, args.seconds, args.val_every, extra)
+            budget = budget_args(config, args.iterations, args.seconds, args.val_every)
             for variant in args.variants:
                 for seed in args.seeds:
                     print(f"== {objective} ({variant_name(variant, config)}) on {dataset}, seed {seed}", flush=True)

@@ -7,7 +7,7 @@
 
 Framework: ``python -m gan_lightning fit --config CONFIG`` in a subprocess, the config as shipped
 (its progress bar, EMA and checkpoint on) with stdout and stderr going to a file, as in a cluster
-job; only the length is set (``max_steps``) and validation and the logger are off. Plain:
+job; only the length is set (``--iterations``) and validation and the logger are off. Plain:
 ``python -m benchmarks.plain_loop`` on the same config (same networks, optimizers, loss terms and
 data batches, no EMA, no logging). Each runs for a short and a long number of iterations; the
 difference of the two wall times over the difference of iterations is the time of an iteration,
@@ -49,26 +49,14 @@ def timed(command: list[str], log: Path) -> float:
     return seconds
 
 
-def optimizer_steps(config: str, iterations: int, extra: list[str]) -> int:
-    """Lightning's ``max_steps`` for ``iterations`` (it counts D's and G's optimizer steps)."""
-    from gan_lightning.cli import GANCLI
-
-    cli = GANCLI(args=["--config", config, "--trainer.logger", "false", "--trainer.limit_val_batches", "0", *extra],
-                 run=False)
-    model = cli.model
-    pretrain = min(model.hparams.d_pretrain_steps, iterations)
-    return iterations * (model.n_critic + 1) - pretrain
-
-
 def measure(config: str, iterations: tuple[int, int], repeats: int, extra: list[str], logs: Path) -> dict:
     name = Path(config).stem
     runs_dir = Path(tempfile.mkdtemp(prefix="speed-runs-"))
     times = {("framework", n): [] for n in iterations} | {("plain", n): [] for n in iterations}
     for repeat in range(repeats):
         for n in iterations:
-            steps = optimizer_steps(config, n, extra)
-            framework = [sys.executable, "-m", "gan_lightning", "fit", "--config", config, "--trainer.max_epochs", "-1",
-                         "--trainer.max_steps", str(steps), "--trainer.limit_val_batches", "0", "--trainer.logger",
+            framework = [sys.executable, "-m", "gan_lightning", "fit", "--config", config, "--iterations", str(n),
+                         "--trainer.limit_val_batches", "0", "--trainer.logger",
                          "false", "--trainer.default_root_dir", str(runs_dir), "--run_name", f"{name}-{n}-{repeat}",
                          *extra]
             plain = [sys.executable, "-m", "benchmarks.plain_loop", "--config", config, "--iterations", str(n), "--", *extra]

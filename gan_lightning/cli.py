@@ -7,6 +7,7 @@ What this adds to LightningCLI:
 - checkpoints (``last.ckpt`` and the best by ``checkpoint.monitor``) at every validation;
 - ``--ckpt_path last`` resumes the newest run under ``default_root_dir``, in its own folder;
 - the objective's ``n_critic`` sets how many batches the data module hands each training step;
+- ``--iterations N`` stops after N iterations (Lightning's ``max_steps`` counts optimizer steps);
 - a progress bar that redraws by the clock (plain lines when stdout is a file).
 
 ``gan_lightning.commands`` dispatches ``sample``, ``evaluate`` and ``train_classifier`` without it.
@@ -29,6 +30,7 @@ from gan_lightning.checkpoints import check_resumable, read_checkpoint
 from gan_lightning.data.images import InMemoryImageDataModule
 from gan_lightning.errors import ConfigError
 from gan_lightning.models import GANModule
+from gan_lightning.models.base import optimizer_steps
 from gan_lightning.runs import WANDB_PROJECT, newest_last_checkpoint, wandb_has_credentials
 
 RUN_DIR_VARIABLE = "GAN_LIGHTNING_RUN_DIR"
@@ -92,6 +94,10 @@ class GANCLI(LightningCLI):
         parser.add_lightning_class_args(TimedProgressBar, "progress_bar")
         parser.add_argument("--run_name", type=str | None, default=None,
                             help="Name of the run folder under default_root_dir (default: <objective>-<data>-<time>).")
+        parser.add_argument("--iterations", type=int | None, default=None,
+                            help="Train this many iterations (generator updates, n_critic critic updates each) in all, "
+                                 "resumed ones included: sets trainer.max_steps to the optimizer steps they take and "
+                                 "lifts max_epochs.")
         parser.add_argument("--wandb_project", type=str, default=WANDB_PROJECT, help="W&B project of the default logger.")
         # Each critic update gets its own real batch: the data module hands n_critic of them per step.
         parser.link_arguments("model.n_critic", "data.init_args.batches_per_step", apply_on="instantiate")
@@ -138,6 +144,7 @@ class GANCLI(LightningCLI):
         root = Path(config.trainer.default_root_dir or "runs")
         ckpt_path = resolve_checkpoint_path(config, root)
         hold_out_nothing_without_validation(config)
+        set_iteration_budget(config)
         run_dir = self.choose_run_dir(config, root, ckpt_path).resolve()  # absolute: a shared W&B service has another cwd
         self.replace_plain_ddp_with_find_unused(config)
         config.trainer.default_root_dir = str(run_dir)
@@ -232,6 +239,19 @@ def resolve_checkpoint_path(config, root: Path) -> str | None:
     if ckpt_path is not None and not Path(ckpt_path).is_file():
         raise ConfigError(f"--ckpt_path: no checkpoint file at {ckpt_path}")
     return ckpt_path
+
+
+def set_iteration_budget(config) -> None:
+    """``--iterations N`` as Lightning's budget: ``max_steps`` counts optimizer steps, ``n_critic + 1`` an
+    iteration (``n_critic`` in the ``d_pretrain_steps``, which update D alone)."""
+    iterations = config.get("iterations")
+    if iterations is None:
+        return
+    if iterations < 1:
+        raise ConfigError(f"--iterations must be >= 1, got {iterations}")
+    init = config.model.init_args
+    config.trainer.max_steps = optimizer_steps(iterations, init.n_critic, init.d_pretrain_steps)
+    config.trainer.max_epochs = -1
 
 
 def hold_out_nothing_without_validation(config) -> None:

@@ -109,6 +109,16 @@ def test_resume_from_last_carries_on(tmp_path):
     assert adam_steps and all(int(s) == 80 for s in adam_steps)
 
 
+def test_iterations_counts_generator_updates_with_the_runs_own_n_critic(tmp_path):
+    """Lightning's max_steps counts optimizer steps; --iterations counts iterations, with the n_critic and the
+    D-only pretraining the run has, and a resumed run stops at the same total."""
+    budget = ["--model.init_args.n_critic", "3", "--model.init_args.d_pretrain_steps", "4", "--run_name", "budget"]
+    first = fit_in_process(tmp_path, "--iterations", "30", *budget)
+    assert first.model.iteration == 30 and first.trainer.global_step == 30 * (3 + 1) - 4
+    again = fit_in_process(tmp_path, "--iterations", "45", *budget, "--ckpt_path", "last")
+    assert again.model.iteration == 45 and again.trainer.global_step == 45 * 4 - 4
+
+
 def test_csv_logger_swaps_in_and_writes_into_the_run_folder(tmp_path):
     fit_in_process(tmp_path, "--trainer.max_epochs", "1", "--run_name", "csv",
                    "--trainer.logger", "CSVLogger", "--trainer.logger.save_dir", str(tmp_path))
@@ -133,6 +143,7 @@ def test_print_config_shows_the_resolved_config(capsys):
     (["--data.init_args.sigma", "0"], "GaussianDataModule: sigma must be > 0"),
     (["--data.init_args.batch_size", "0"], "GaussianDataModule: batch_size must be >= 1, got 0"),
     (["--ckpt_path", "/no/such/run/last.ckpt"], "no checkpoint file at /no/such/run/last.ckpt"),
+    (["--iterations", "0"], "--iterations must be >= 1, got 0"),
 ])
 def test_bad_input_fails_fast_with_a_clear_line(tmp_path, capsys, extra, message):
     with pytest.raises(SystemExit) as exit:

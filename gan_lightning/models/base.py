@@ -3,7 +3,7 @@
 One training step is one *iteration*: ``n_critic`` discriminator (critic) updates, each on its
 own slice of real data, then one generator update. Logs, checkpoint names, ``val_check_interval``
 and ``epoch_length`` all count iterations. (Lightning's ``max_steps`` counts optimizer steps,
-``n_critic + 1`` per iteration, which is why the configs budget with ``max_epochs``.)
+``n_critic + 1`` per iteration: ``optimizer_steps`` converts, and the CLI's ``--iterations`` uses it.)
 
 A subclass says only what differs: its loss terms (``discriminator_loss``,
 ``generator_loss``), a constraint after the critic step, and its default optimizer. Penalties on
@@ -44,6 +44,12 @@ def check_optimizer(model: str, key: str, optimizer: Optional[OptimizerCallable]
         optimizer([nn.Parameter(torch.zeros(1))])
     except (ValueError, TypeError) as e:
         raise ConfigError(f"{model}: {key}: {e}; set it with --model.init_args.{key}.init_args") from None
+
+
+def optimizer_steps(iterations: int, n_critic: int, d_pretrain_steps: int = 0) -> int:
+    """Lightning's ``max_steps`` for ``iterations``: each takes ``n_critic`` critic steps and one generator
+    step, except the first ``d_pretrain_steps``, which take no generator step."""
+    return iterations * (n_critic + 1) - min(d_pretrain_steps, iterations)
 
 
 def input_width(network: nn.Module) -> Optional[int]:
