@@ -62,7 +62,7 @@ def framework_row(data_dir: str, precision: str, compile: bool, iterations: int,
                        str(compile).lower(), "--model.init_args.metrics", "null", "--trainer.logger", "false",
                        "--trainer.enable_checkpointing", "false", "--trainer.enable_progress_bar", "false",
                        "--trainer.enable_model_summary", "false", "--trainer.limit_val_batches", "0",
-                       "--trainer.max_epochs", "-1", "--trainer.max_steps", str(iterations * 6),
+                       "--iterations", str(iterations),
                        "--trainer.log_every_n_steps", "10", *extra], run=False)
     watch = Watch(iterations)
     cli.trainer.callbacks.append(watch)
