@@ -35,6 +35,13 @@ def wasserstein_generator_loss(fake_scores: Tensor) -> Tensor:
     return -fake_scores.mean()
 
 
+def feature_matching_loss(real_features: Tensor, fake_features: Tensor) -> Tensor:
+    """Salimans et al. 2016: the squared distance between the batch means of the discriminator's
+    features on real and on generated samples (``[B, ...]`` each), averaged over the features."""
+    difference = real_features.flatten(1).float().mean(0) - fake_features.flatten(1).float().mean(0)
+    return difference.pow(2).mean()
+
+
 def pack(x: Tensor, m: int) -> Tensor:
     """PacGAN (Lin et al. 2018): ``m`` consecutive samples joined along the feature axis,
     ``[B, C, ...]`` -> ``[B / m, m * C, ...]``, so the discriminator judges ``m`` samples at once.

@@ -81,3 +81,12 @@ def test_hinge_least_squares_and_relativistic_losses_against_hand_computed_value
     assert_close(losses.relativistic_generator_loss(real, fake), torch.tensor(expected_g))
     big = torch.tensor([300.0])  # stays finite where exp overflows
     assert_close(losses.relativistic_discriminator_loss(-big, big), torch.tensor(600.0))
+
+
+def test_feature_matching_loss_is_the_squared_distance_of_the_batch_means():
+    real = torch.tensor([[1.0, 2.0], [3.0, 4.0]])  # means (2, 3)
+    fake = torch.tensor([[0.0, 0.0], [2.0, 8.0], [1.0, 4.0]])  # means (1, 4)
+    assert_close(losses.feature_matching_loss(real, fake), torch.tensor(((2 - 1) ** 2 + (3 - 4) ** 2) / 2))
+    # Feature maps [B, C, H, W] count every position as a feature; equal means give 0.
+    maps = torch.randn(4, 3, 2, 2)
+    assert_close(losses.feature_matching_loss(maps, maps.flip(0)), torch.tensor(0.0))

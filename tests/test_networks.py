@@ -79,3 +79,15 @@ def test_mlp_networks_work_in_units_standardized_by_the_data():
     for bad in (0.0, -1.0):
         with pytest.raises(ConfigError, match=f"MLPDiscriminator: data_std must be > 0, got {bad}"):
             MLPDiscriminator(data_std=bad)
+
+
+@pytest.mark.parametrize("make, shape, last", [
+    (lambda: MLPDiscriminator(input_shape=[2], hidden=[8, 6], data_mean=1.0, data_std=2.0), (5, 2), lambda d: d.net[-1]),
+    (lambda: DCGANDiscriminator(image_size=28, channels=3, base_width=4, norm="none"), (5, 3, 28, 28), lambda d: d.net[-1]),
+    (lambda: AnimeCritic(base_width=4), (5, 3, 64, 64), lambda d: d.convs[-1]),
+])
+def test_discriminator_features_are_what_the_output_layer_reads(make, shape, last):
+    """Feature matching compares ``features(x)``: the output must be the last layer applied to them."""
+    torch.manual_seed(0)
+    d, x = make(), torch.randn(*shape)
+    assert_close(last(d)(d.features(x)).flatten(), d(x))

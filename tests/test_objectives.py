@@ -4,11 +4,13 @@ import lightning as L
 import pytest
 import torch
 
+from gan_lightning import losses
 from gan_lightning.data import GaussianDataModule
+from gan_lightning.errors import ConfigError
 from gan_lightning.metrics import Wasserstein1D
 from gan_lightning.models import GAN, LSGAN, NSGAN, WGAN, WGANGP, Hinge, RpGAN
 from gan_lightning.regularizers import R1, R2
-from gan_lightning.networks import MLPDiscriminator, MLPGenerator
+from gan_lightning.networks import DCGANDiscriminator, MLPDiscriminator, MLPGenerator
 
 
 def adam(lr, beta1):
@@ -178,3 +180,36 @@ def test_compiled_networks_train_and_keep_their_checkpoint_keys(name):
     assert ("forward" in vars(model.discriminator)) == (name != "WGANGP")
     assert set(model.state_dict()) == keys
     assert w1_to_data(model, data) < 0.5 * before
+
+
+def test_feature_matching_pulls_the_generator_to_the_data_through_a_frozen_discriminator():
+    """With D frozen at its random start, the non-saturating loss alone drives G toward whatever D
+    happens to score highest; feature matching's term, which compares the mean of D's 32 hidden
+    features on real and generated batches, moves G onto the data."""
+    def train(weight):
+        L.seed_everything(0)
+        model = NSGAN(*networks(), optimizer_g=adam(1e-2, 0.5), optimizer_d=adam(0.0, 0.5), feature_matching=weight)
+        d0 = snapshot(model.discriminator)
+        data, _ = fit(model, iterations=400)
+        assert same(d0, snapshot(model.discriminator))
+        return w1_to_data(model, data), model
+
+    without, _ = train(0.0)
+    with_fm, model = train(1000.0)
+    assert with_fm < 0.1 < without, (with_fm, without)
+    # The term is part of G's loss as documented: g_loss = NS loss + weight x the term.
+    real, fake = model.generator(model.noise(256)).detach() * 0 + 4.0, model.generator(model.noise(256))
+    terms = model.generator_update(fake, real, torch.optim.SGD(model.generator.parameters(), lr=0.0))
+    expected = losses.feature_matching_loss(model.discriminator.features(real), model.discriminator.features(fake))
+    torch.testing.assert_close(terms["g_feature_matching"], expected)
+    torch.testing.assert_close(terms["g_loss"], losses.nonsaturating_generator_loss(model.discriminator(fake)) + 1000 * expected)
+
+
+@pytest.mark.parametrize("discriminator, weight, message", [
+    (lambda: networks()[1], -1.0, "must be >= 0"),
+    (lambda: torch.nn.Sequential(torch.nn.Linear(1, 1), torch.nn.Flatten(0)), 1.0, "has none"),
+    (lambda: DCGANDiscriminator(image_size=28, channels=1, base_width=8, norm="batch"), 1.0, "set its norm to none"),
+])
+def test_feature_matching_rejects_what_it_cannot_use(discriminator, weight, message):
+    with pytest.raises(ConfigError, match=message):
+        NSGAN(networks()[0], discriminator(), feature_matching=weight)

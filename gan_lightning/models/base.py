@@ -46,6 +46,20 @@ def check_optimizer(model: str, key: str, optimizer: Optional[OptimizerCallable]
         raise ConfigError(f"{model}: {key}: {e}; set it with --model.init_args.{key}.init_args") from None
 
 
+def check_feature_matching(model: str, weight: float, discriminator: nn.Module) -> None:
+    if weight < 0:
+        raise ConfigError(f"{model}: feature_matching must be >= 0, got {weight}")
+    if not weight:
+        return
+    if not callable(getattr(discriminator, "features", None)):
+        raise ConfigError(f"{model}: feature_matching needs a discriminator with a `features(x)` method (its last "
+                          f"hidden layer); {type(discriminator).__name__} has none")
+    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.modules()):
+        raise ConfigError(f"{model}: feature_matching compares the discriminator's feature means on real and generated "
+                          f"batches, which the batch norm of {type(discriminator).__name__} makes nearly equal; "
+                          "set its norm to none or layer")
+
+
 def optimizer_steps(iterations: int, n_critic: int, d_pretrain_steps: int = 0) -> int:
     """Lightning's ``max_steps`` for ``iterations``: each takes ``n_critic`` critic steps and one generator
     step, except the first ``d_pretrain_steps``, which take no generator step."""
@@ -117,6 +131,12 @@ class GANModule(LightningModule):
             (NHWC) memory layout during fit, which oneDNN on CPUs and tensor cores on GPUs convolve faster
             (benchmarks/RESULTS.md, "Channels-last"); the same computation up to float rounding. No
             effect on vector data.
+        feature_matching: weight of feature matching (Salimans et al. 2016) in the generator's loss:
+            the squared distance between the batch means of the discriminator's last hidden layer
+            (its ``features(x)``) on the real and on the generated batch, averaged over the features,
+            logged as ``g_feature_matching``. It holds the generator's batch statistics to the data's,
+            e.g. how often it draws each digit. Needs a discriminator without batch norm, which would
+            give every batch the same feature means. 0: off.
     """
 
     #: Part of the objective's interface: whether the discriminator's output is a logit (plots show
@@ -150,6 +170,7 @@ class GANModule(LightningModule):
         classify_fakes: bool = True,
         pack: int = 1,
         channels_last: bool = True,
+        feature_matching: float = 0.0,
     ):
         super().__init__()
         name = type(self).__name__
@@ -164,6 +185,7 @@ class GANModule(LightningModule):
             raise ConfigError(f"{name}: ema_decay must be in [0, 1), got {ema_decay}")
         if pack < 1:
             raise ConfigError(f"{name}: pack must be >= 1, got {pack}")
+        check_feature_matching(name, feature_matching, discriminator)
         if ema_every is not None and ema_every < 1:
             raise ConfigError(f"{name}: ema_every must be >= 1 or null, got {ema_every}")
         networks = {"generator": getattr(generator, "num_classes", None),
@@ -312,7 +334,7 @@ class GANModule(LightningModule):
 
         logs = {f"train/{k}": v.detach() for k, v in d_terms.items()}
         if train_g:
-            logs["train/g_loss"] = self.generator_update(fake, real, opt_g, y).detach()
+            logs.update({f"train/{k}": v.detach() for k, v in self.generator_update(fake, real, opt_g, y).items()})
         self.stop_if_diverged(logs)
         if train_g:
             self.update_ema()
@@ -409,17 +431,32 @@ class GANModule(LightningModule):
         self.after_discriminator_step()
         return terms
 
-    def generator_update(self, fake: Tensor, real: Tensor, opt, labels: Optional[Tensor] = None) -> Tensor:
+    def generator_update(self, fake: Tensor, real: Tensor, opt, labels: Optional[Tensor] = None) -> dict[str, Tensor]:
+        """One step of G; its loss terms, ``g_loss`` the one minimized."""
         # Toggling freezes D's weights, so the backward pass computes no gradients for them.
         with self.toggled_optimizer(opt):
             fake_out, fake_classes = self.critic_and_classes(fake, labels)
-            loss = self.generator_loss(fake_out, real, labels)
+            terms = {"g_loss": self.generator_loss(fake_out, real, labels)}
             if fake_classes is not None:
-                loss = loss + self.hparams.classification_weight * self.classification_loss(fake_classes, labels)
+                terms["g_loss"] = terms["g_loss"] + self.hparams.classification_weight * self.classification_loss(fake_classes, labels)
+            if self.hparams.feature_matching:
+                terms["g_feature_matching"] = self.feature_matching(real, fake)
+                terms["g_loss"] = terms["g_loss"] + self.hparams.feature_matching * terms["g_feature_matching"]
             opt.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
+            self.manual_backward(terms["g_loss"])
             self.clip_and_step(opt)
-        return loss
+        return terms
+
+    def feature_matching(self, real: Tensor, fake: Tensor) -> Tensor:
+        """Feature matching's term on a real and a generated batch, of the features of what the
+        discriminator judges (augmented and packed, as in ``critic_and_classes``); real features are constants."""
+        def features(x: Tensor) -> Tensor:
+            x = self.augment(x) if self.augment is not None else x
+            return self.discriminator.features(losses.pack(x, self.pack))
+
+        with torch.no_grad():
+            real_features = features(real)
+        return losses.feature_matching_loss(real_features, features(fake))
 
     def clip_and_step(self, opt) -> None:
         if self.hparams.gradient_clip_val is not None:

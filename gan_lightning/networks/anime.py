@@ -61,6 +61,10 @@ class AnimeCritic(nn.Module):
         if spectral_norm:
             with_spectral_norm(self.convs)
 
+    def features(self, x: Tensor) -> Tensor:
+        """The last hidden layer, flattened, ``[B, 8 * base_width * 16]``: what the output layer reads."""
+        return self.convs[:-1](x)
+
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-2:] != (64, 64):
             raise ValueError(f"AnimeCritic takes 64x64 images, got {tuple(x.shape)}")

@@ -128,11 +128,15 @@ class DCGANDiscriminator(nn.Module):
             with_spectral_norm(self.net)
         self.projection, self.classifier = class_heads(num_classes, widths[-1], conditioning)
 
+    def features(self, x: Tensor) -> Tensor:
+        """The last hidden layer, ``[B, base_width * 2^(n-1), s, s]``: what the output layer reads."""
+        return self.net[:-1](x)
+
     def forward(self, x: Tensor, y: Tensor | None = None, with_classes: bool = False):
         if self.projection is not None:
             check_labels(type(self).__name__, self.num_classes, y, x.shape[0])
         if self.projection is None and self.classifier is None:
             return self.net(x).flatten()
-        features = self.net[:-1](x)
+        features = self.features(x)
         out = self.net[-1](features).flatten()
         return conditional_output(out, features.sum((2, 3)), y, self.projection, self.classifier, with_classes)
