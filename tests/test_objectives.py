@@ -198,7 +198,7 @@ def test_feature_matching_pulls_the_generator_to_the_data_through_a_frozen_discr
     with_fm, model = train(1000.0)
     assert with_fm < 0.1 < without, (with_fm, without)
     # The term is part of G's loss as documented: g_loss = NS loss + weight x the term.
-    real, fake = model.generator(model.noise(256)).detach() * 0 + 4.0, model.generator(model.noise(256))
+    real, fake = torch.full((256, 1), 4.0), model.generator(model.noise(256))
     terms = model.generator_update(fake, real, torch.optim.SGD(model.generator.parameters(), lr=0.0))
     expected = losses.feature_matching_loss(model.discriminator.features(real), model.discriminator.features(fake))
     torch.testing.assert_close(terms["g_feature_matching"], expected)

@@ -146,15 +146,19 @@ class MLPDiscriminator(nn.Module):
         self.projection, self.classifier = class_heads(num_classes, list(hidden)[-1], conditioning)
         self.data_mean, self.data_std = check_standardization(type(self).__name__, data_mean, data_std)
 
+    def standardize(self, x: Tensor) -> Tensor:
+        """Samples ``[B, *input_shape]`` -> ``[B, prod(input_shape)]`` in units of the data's mean and std."""
+        return (x.flatten(1) - self.data_mean) / self.data_std
+
     def features(self, x: Tensor) -> Tensor:
         """The last hidden layer's activations ``[B, hidden[-1]]``: what the output layer reads."""
-        return self.net[:-1]((x.flatten(1) - self.data_mean) / self.data_std)
+        return self.net[:-1](self.standardize(x))
 
     def forward(self, x: Tensor, y: Tensor | None = None, with_classes: bool = False):
         if self.projection is not None:
             check_labels(type(self).__name__, self.num_classes, y, x.shape[0])
         if self.projection is None and self.classifier is None:
-            return self.net((x.flatten(1) - self.data_mean) / self.data_std).squeeze(1)
+            return self.net(self.standardize(x)).squeeze(1)
         features = self.features(x)
         out = self.net[-1](features).squeeze(1)
         return conditional_output(out, features, y, self.projection, self.classifier, with_classes)
