@@ -91,3 +91,4 @@ def test_discriminator_features_are_what_the_output_layer_reads(make, shape, las
     torch.manual_seed(0)
     d, x = make(), torch.randn(*shape)
     assert_close(last(d)(d.features(x)).flatten(), d(x))
+    assert_close(d.output(d.features(x)), d(x))  # what feature matching judges the generated batch with

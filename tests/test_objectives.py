@@ -198,8 +198,12 @@ def test_feature_matching_pulls_the_generator_to_the_data_through_a_frozen_discr
     with_fm, model = train(1000.0)
     assert with_fm < 0.1 < without, (with_fm, without)
     # The term is part of G's loss as documented: g_loss = NS loss + weight x the term.
-    real, fake = torch.full((256, 1), 4.0), model.generator(model.noise(256))
+    real, fake = torch.full((256, 1), 4.0), model.generator(model.noise(128))
+    batches = []
+    model.discriminator.net[0].register_forward_hook(lambda layer, args, out: batches.append(len(args[0])))
     terms = model.generator_update(fake, real, torch.optim.SGD(model.generator.parameters(), lr=0.0))
+    # D reads each batch once: its output on the generated one comes from the features compared.
+    assert sorted(batches) == [128, 256]
     expected = losses.feature_matching_loss(model.discriminator.features(real), model.discriminator.features(fake))
     torch.testing.assert_close(terms["g_feature_matching"], expected)
     torch.testing.assert_close(terms["g_loss"], losses.nonsaturating_generator_loss(model.discriminator(fake)) + 1000 * expected)

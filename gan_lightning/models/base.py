@@ -435,28 +435,36 @@ class GANModule(LightningModule):
         """One step of G; its loss terms, ``g_loss`` the one minimized."""
         # Toggling freezes D's weights, so the backward pass computes no gradients for them.
         with self.toggled_optimizer(opt):
-            fake_out, fake_classes = self.critic_and_classes(fake, labels)
+            if self.hparams.feature_matching:
+                fake_out, fake_classes, matching = self.critic_and_feature_matching(fake, real, labels)
+            else:
+                (fake_out, fake_classes), matching = self.critic_and_classes(fake, labels), None
             terms = {"g_loss": self.generator_loss(fake_out, real, labels)}
             if fake_classes is not None:
                 terms["g_loss"] = terms["g_loss"] + self.hparams.classification_weight * self.classification_loss(fake_classes, labels)
-            if self.hparams.feature_matching:
-                terms["g_feature_matching"] = self.feature_matching(real, fake)
-                terms["g_loss"] = terms["g_loss"] + self.hparams.feature_matching * terms["g_feature_matching"]
+            if matching is not None:
+                terms["g_feature_matching"] = matching
+                terms["g_loss"] = terms["g_loss"] + self.hparams.feature_matching * matching
             opt.zero_grad(set_to_none=True)
             self.manual_backward(terms["g_loss"])
             self.clip_and_step(opt)
         return terms
 
-    def feature_matching(self, real: Tensor, fake: Tensor) -> Tensor:
-        """Feature matching's term on a real and a generated batch, of the features of what the
-        discriminator judges (augmented and packed, as in ``critic_and_classes``); real features are constants."""
-        def features(x: Tensor) -> Tensor:
-            x = self.augment(x) if self.augment is not None else x
-            return self.discriminator.features(losses.pack(x, self.pack))
+    def critic_and_feature_matching(self, fake: Tensor, real: Tensor, labels: Optional[Tensor] = None):
+        """``critic_and_classes(fake, labels)`` and feature matching's term, on the features of what the
+        discriminator judges (augmented and packed); real features are constants. An unconditional
+        discriminator with ``output(features)`` makes both from one pass over the generated batch."""
+        def judged(x: Tensor) -> Tensor:
+            return losses.pack(self.augment(x) if self.augment is not None else x, self.pack)
 
         with torch.no_grad():
-            real_features = features(real)
-        return losses.feature_matching_loss(real_features, features(fake))
+            real_features = self.discriminator.features(judged(real))
+        if labels is None and not self.auxiliary_classifier and callable(getattr(self.discriminator, "output", None)):
+            fake_features = self.discriminator.features(judged(fake))
+            return (self.discriminator.output(fake_features), None,
+                    losses.feature_matching_loss(real_features, fake_features))
+        fake_out, fake_classes = self.critic_and_classes(fake, labels)
+        return fake_out, fake_classes, losses.feature_matching_loss(real_features, self.discriminator.features(judged(fake)))
 
     def clip_and_step(self, opt) -> None:
         if self.hparams.gradient_clip_val is not None:

@@ -65,7 +65,11 @@ class AnimeCritic(nn.Module):
         """The last hidden layer, flattened, ``[B, 8 * base_width * 16]``: what the output layer reads."""
         return self.convs[:-1](x)
 
+    def output(self, features: Tensor) -> Tensor:
+        """The output ``[B]`` from ``features(x)``."""
+        return self.convs[-1](features).flatten()
+
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-2:] != (64, 64):
             raise ValueError(f"AnimeCritic takes 64x64 images, got {tuple(x.shape)}")
-        return self.convs(x).flatten()
+        return self.output(self.features(x))

@@ -132,11 +132,15 @@ class DCGANDiscriminator(nn.Module):
         """The last hidden layer, ``[B, base_width * 2^(n-1), s, s]``: what the output layer reads."""
         return self.net[:-1](x)
 
+    def output(self, features: Tensor) -> Tensor:
+        """The unconditional output ``[B]`` from ``features(x)``."""
+        return self.net[-1](features).flatten()
+
     def forward(self, x: Tensor, y: Tensor | None = None, with_classes: bool = False):
         if self.projection is not None:
             check_labels(type(self).__name__, self.num_classes, y, x.shape[0])
-        if self.projection is None and self.classifier is None:
-            return self.net(x).flatten()
         features = self.features(x)
-        out = self.net[-1](features).flatten()
+        out = self.output(features)
+        if self.projection is None and self.classifier is None:
+            return out
         return conditional_output(out, features.sum((2, 3)), y, self.projection, self.classifier, with_classes)

@@ -154,11 +154,15 @@ class MLPDiscriminator(nn.Module):
         """The last hidden layer's activations ``[B, hidden[-1]]``: what the output layer reads."""
         return self.net[:-1](self.standardize(x))
 
+    def output(self, features: Tensor) -> Tensor:
+        """The unconditional output ``[B]`` from ``features(x)``."""
+        return self.net[-1](features).squeeze(1)
+
     def forward(self, x: Tensor, y: Tensor | None = None, with_classes: bool = False):
         if self.projection is not None:
             check_labels(type(self).__name__, self.num_classes, y, x.shape[0])
-        if self.projection is None and self.classifier is None:
-            return self.net(self.standardize(x)).squeeze(1)
         features = self.features(x)
-        out = self.net[-1](features).squeeze(1)
+        out = self.output(features)
+        if self.projection is None and self.classifier is None:
+            return out
         return conditional_output(out, features, y, self.projection, self.classifier, with_classes)
