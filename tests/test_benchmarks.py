@@ -95,7 +95,9 @@ def test_quality_trains_each_objective_and_a_plain_loop_for_the_same_seconds(tmp
     rows = list(csv.DictReader(open(out / "quality.csv")))
     assert [(r["objective"], r["seed"]) for r in rows] == [(o, s) for s in "01" for o in ("nsgan", "wgan", "plain")]
     for r in rows:
-        assert 2.0 <= float(r["fit_s"]) < 6 and int(r["iterations"]) > 0
+        # The 2-second budget stops each run (the configs' own 3,000 iterations take far longer); the
+        # upper bound leaves room for a loaded machine (6.06 s once beside a benchmark).
+        assert 2.0 <= float(r["fit_s"]) < 10 and 0 < int(r["iterations"]) < 3000
         assert r["fakes"] == r["reals"] == "2500" and 0 <= float(r["modes"]) <= 8 and float(r["w1"]) > 0
     table = (out / "quality.md").read_text()
     (nsgan,) = [line for line in table.splitlines() if line.startswith("| nsgan |")]
