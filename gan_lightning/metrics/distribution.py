@@ -20,20 +20,28 @@ def empirical_cdfs(real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         ``points [n + m, d]`` sorted per dimension, and ``cdf_real``, ``cdf_fake`` at those
         points, each ``[n + m, d]`` in [0, 1].
     """
-    points = torch.cat([real, fake]).sort(dim=0).values.T.contiguous()  # (d, n + m)
-    cdf = lambda x: torch.searchsorted(x.sort(dim=0).values.T.contiguous(), points, right=True).T / len(x)
-    return points.T, cdf(real), cdf(fake)
+    # One sort of the pooled sample: each CDF counts the points of its own sample up to here (validation
+    # compares a million against a million, where sorting is most of the cost).
+    points, order = torch.cat([real, fake]).sort(dim=0)  # float32 sorts faster, in the same order as float64
+    points, from_real = points.double(), (order < len(real)).double()
+    cdf_real, cdf_fake = from_real.cumsum(dim=0) / len(real), (1 - from_real).cumsum(dim=0) / len(fake)
+    # Tied points (a collapsed generator draws the same value many times) all take the CDF at the
+    # last of them, F(x) = P(X <= x): a reversed running minimum over the tie groups' last positions.
+    last = torch.ones_like(points, dtype=torch.bool)
+    last[:-1] = points[1:] != points[:-1]
+    at_last = lambda cdf: torch.where(last, cdf, torch.inf).flip(0).cummin(dim=0).values.flip(0)
+    return points, at_last(cdf_real), at_last(cdf_fake)
 
 
 def wasserstein_1d(real: Tensor, fake: Tensor) -> Tensor:
     """W1 per dimension, ``[d]``: the area between the two empirical CDFs (as scipy computes it)."""
-    points, cdf_real, cdf_fake = empirical_cdfs(real.double(), fake.double())
+    points, cdf_real, cdf_fake = empirical_cdfs(real, fake)
     return ((cdf_real - cdf_fake).abs()[:-1] * points.diff(dim=0)).sum(dim=0)
 
 
 def ks_statistic(real: Tensor, fake: Tensor) -> Tensor:
     """Two-sample Kolmogorov-Smirnov statistic per dimension, ``[d]`` in [0, 1]."""
-    _, cdf_real, cdf_fake = empirical_cdfs(real.double(), fake.double())
+    _, cdf_real, cdf_fake = empirical_cdfs(real, fake)
     return (cdf_real - cdf_fake).abs().amax(dim=0)
 
 
