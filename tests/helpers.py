@@ -50,12 +50,13 @@ class NaNDiscriminator(MLPDiscriminator):
 
 
 class DumpRankParameters(Callback):
-    """At the end of fit, every rank writes its parameters (and its next noise draw) to
+    """At the end of fit, every rank writes its parameters (its next noise draw, its learning rates) to
     ``<run dir>/params-rank<r>.pt``."""
 
     def on_train_end(self, trainer, pl_module):
         state = {k: v.detach().cpu().clone() for k, v in pl_module.state_dict().items()}
         state["_next_noise"] = pl_module.noise(4).cpu()  # what this rank would draw next
+        state["_learning_rates"] = torch.tensor([g["lr"] for opt in trainer.optimizers for g in opt.param_groups])
         torch.save(state, Path(trainer.default_root_dir) / f"params-rank{trainer.global_rank}.pt")
 
 

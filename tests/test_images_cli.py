@@ -86,10 +86,6 @@ def test_limit_val_batches_0_never_builds_the_feature_extractor(mnist_dir, tmp_p
     assert cli.datamodule.val_size == 0 and len(cli.datamodule.train_images) == (64 if stacks else 400)
     assert cli.model.iteration == 4
     assert (tmp_path / "noval" / "checkpoints" / "last.ckpt").is_file()
-    if stacks:  # its rates fall over the second half of the budget: 0.55 of 2e-3 in the last of 4 batches
-        for optimizer in cli.trainer.optimizers:
-            group = optimizer.param_groups[0]
-            assert group["initial_lr"] == 0.002 and group["lr"] == pytest.approx(0.002 * 0.55)
 
 
 def test_a_short_dcgan_run_learns_the_digits(mnist_dir, tmp_path):
