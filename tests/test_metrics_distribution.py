@@ -20,6 +20,21 @@ def test_w1_and_ks_agree_with_scipy_per_dimension(n, m):
     assert_close(ks.compute(), torch.tensor(expected_ks, dtype=torch.float32), rtol=1e-5, atol=1e-6)
 
 
+def test_w1_and_ks_agree_with_scipy_when_samples_tie():
+    # A collapsed generator draws one value many times, and data on a grid repeats values: each CDF
+    # must be read after the whole run of tied points (KS would otherwise see a gap inside the run).
+    g = torch.Generator().manual_seed(1)
+    real = torch.randint(0, 6, (400, 2), generator=g).float()
+    fake = torch.cat([torch.full((150, 2), 2.0), torch.randint(0, 4, (90, 2), generator=g).float()])
+    w1, ks = Wasserstein1D(), KSStatistic()
+    w1.update(real, fake)
+    ks.update(real, fake)
+    expected_w1 = sum(stats.wasserstein_distance(real[:, j], fake[:, j]) for j in range(2)) / 2
+    expected_ks = sum(stats.ks_2samp(real[:, j], fake[:, j]).statistic for j in range(2)) / 2
+    assert_close(w1.compute(), torch.tensor(expected_w1, dtype=torch.float32), rtol=1e-5, atol=1e-6)
+    assert_close(ks.compute(), torch.tensor(expected_ks, dtype=torch.float32), rtol=1e-5, atol=1e-6)
+
+
 def test_moment_errors_and_batches_accumulate():
     real = torch.randn(4000, 2)
     fake = real * 2 + 1  # mean off by 1, std off by ~1
