@@ -42,8 +42,8 @@ def submit(env, work: Path) -> str:
                "--time", "10", "--chdir", str(work), "--output", str(work / "slurm-%j.out"), str(JOB_SCRIPT),
                str(ROOT / "configs" / "wgangp_gaussian.yaml"),
                "--trainer.accelerator", "cpu", "--trainer.precision", "32-true",
-               "--trainer.default_root_dir", str(work / "runs"), "--trainer.max_epochs", "3",
-               "--data.init_args.epoch_length", "150", "--trainer.limit_val_batches", "0",
+               "--trainer.default_root_dir", str(work / "runs"), "--trainer.max_epochs", "2",
+               "--data.init_args.epoch_length", "100", "--trainer.limit_val_batches", "0",
                "--checkpoint.monitor", "null", "--checkpoint.every_n_train_steps", "120",  # iter*.ckpt every 20 iterations
                "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
@@ -81,7 +81,7 @@ def test_sigusr1_requeues_and_the_resumed_job_ends_as_the_uninterrupted_one(slur
     subprocess.run(["scancel", "--signal", "USR1", job], env=slurm, check=True)
     wait_for(lambda: (run_dir / "hpc_ckpt_1.ckpt").is_file(), "hpc_ckpt_1.ckpt")
     saved_at = torch.load(run_dir / "hpc_ckpt_1.ckpt", weights_only=False)["iteration"]
-    assert 0 < saved_at < 450, saved_at  # mid-run
+    assert 0 < saved_at < 200, saved_at  # mid-run
     # SLURM holds a requeued job for a while before it may start again; release it now.
     wait_for(lambda: job_state(slurm, job) in ("PENDING", "REQUEUED", "REQUEUE_HOLD"), "the requeue")
     subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], env=slurm, capture_output=True)
@@ -99,7 +99,7 @@ def test_sigusr1_requeues_and_the_resumed_job_ends_as_the_uninterrupted_one(slur
     assert job_state(slurm, other) == "COMPLETED", (straight / f"slurm-{other}.out").read_text()[-4000:]
     resumed, resumed_state = final_weights(run_dir)
     reference, reference_state = final_weights(straight / "runs" / f"wgangp-gaussian-{other}")
-    assert resumed_state["iteration"] == reference_state["iteration"] == 450
+    assert resumed_state["iteration"] == reference_state["iteration"] == 200
     assert len(resumed_state["rng_states"]) == 2  # both ranks' random streams were saved and restored
     for key, value in reference.items():
         torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)
