@@ -8,6 +8,7 @@ What this adds to LightningCLI:
 - ``--ckpt_path last`` resumes the newest run under ``default_root_dir``, in its own folder;
 - the objective's ``n_critic`` sets how many batches the data module hands each training step;
 - ``--iterations N`` stops after N iterations (Lightning's ``max_steps`` counts optimizer steps);
+- ``--cpu.threads N`` sets torch's CPU threads while the run trains;
 - a progress bar that redraws by the clock (plain lines when stdout is a file).
 
 ``gan_lightning.commands`` dispatches ``sample``, ``evaluate`` and ``train_classifier`` without it.
@@ -25,7 +26,8 @@ from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_info
 
-from gan_lightning.callbacks import CheckpointOnInterrupt, DistributionPlot, GANCheckpoint, SampleGrid, TimedProgressBar
+from gan_lightning.callbacks import (CheckpointOnInterrupt, CPUThreads, DistributionPlot, GANCheckpoint, SampleGrid,
+                                     TimedProgressBar)
 from gan_lightning.checkpoints import check_resumable, read_checkpoint
 from gan_lightning.data.images import InMemoryImageDataModule
 from gan_lightning.errors import ConfigError
@@ -92,6 +94,7 @@ class GANCLI(LightningCLI):
         parser.add_lightning_class_args(SampleGrid, "grid")
         parser.add_lightning_class_args(CheckpointOnInterrupt, "interrupt")
         parser.add_lightning_class_args(TimedProgressBar, "progress_bar")
+        parser.add_lightning_class_args(CPUThreads, "cpu")
         parser.add_argument("--run_name", type=str | None, default=None,
                             help="Name of the run folder under default_root_dir (default: <objective>-<data>-<time>).")
         parser.add_argument("--iterations", type=int | None, default=None,

@@ -51,7 +51,8 @@ class Regularizer:
         self.weight, self.every = weight, every
 
     def active(self, critic_step: int) -> bool:
-        return critic_step % self.every == 0
+        # At weight 0 (an ablation, ``gp_weight: 0``) the penalty would cost its double backward for nothing.
+        return self.weight > 0 and critic_step % self.every == 0
 
     def penalty(self, critic: nn.Module, real: Tensor, fake: Tensor, real_out: Tensor, fake_out: Tensor) -> Tensor:
         """The unweighted penalty, a float32 scalar >= 0 whose graph reaches the critic's weights."""

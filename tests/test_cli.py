@@ -85,6 +85,13 @@ class RecordStartWeights(Callback):
         self.iteration = pl_module.iteration
 
 
+class RecordThreads(Callback):
+    """Keeps torch's CPU thread count as training starts."""
+
+    def on_train_start(self, trainer, pl_module):
+        self.threads = torch.get_num_threads()
+
+
 def fit_in_process(root, *extra):
     return GANCLI(args=["fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"), "--trainer.default_root_dir", str(root),
                         "--data.init_args.epoch_length", "40", *SHORT, *extra])
@@ -119,6 +126,16 @@ def test_iterations_counts_generator_updates_with_the_runs_own_n_critic(tmp_path
     assert again.model.iteration == 45 and again.trainer.global_step == 45 * 4 - 4
 
 
+def test_cpu_threads_hold_while_the_run_trains_and_are_given_back(tmp_path):
+    before = torch.get_num_threads()
+    wanted = 1 if before > 1 else 2
+    cli = fit_in_process(tmp_path, "--trainer.max_epochs", "1", "--cpu.threads", str(wanted),
+                         "--trainer.callbacks+=test_cli.RecordThreads")
+    (record,) = [c for c in cli.trainer.callbacks if isinstance(c, RecordThreads)]
+    assert record.threads == wanted
+    assert torch.get_num_threads() == before  # the next run in this process starts with torch's own count
+
+
 def test_csv_logger_swaps_in_and_writes_into_the_run_folder(tmp_path):
     fit_in_process(tmp_path, "--trainer.max_epochs", "1", "--run_name", "csv",
                    "--trainer.logger", "CSVLogger", "--trainer.logger.save_dir", str(tmp_path))
@@ -135,6 +152,7 @@ def test_print_config_shows_the_resolved_config(capsys):
     config = yaml.safe_load(capsys.readouterr().out)
     assert config["model"]["class_path"] == "gan_lightning.models.WGANGP"
     assert config["model"]["init_args"]["n_critic"] == 5
+    assert config["cpu"]["threads"] == 1  # the config's own; the others keep torch's (null)
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -144,6 +162,7 @@ def test_print_config_shows_the_resolved_config(capsys):
     (["--data.init_args.batch_size", "0"], "GaussianDataModule: batch_size must be >= 1, got 0"),
     (["--ckpt_path", "/no/such/run/last.ckpt"], "no checkpoint file at /no/such/run/last.ckpt"),
     (["--iterations", "0"], "--iterations must be >= 1, got 0"),
+    (["--cpu.threads", "0"], "cpu.threads must be >= 1 or null, got 0"),
 ])
 def test_bad_input_fails_fast_with_a_clear_line(tmp_path, capsys, extra, message):
     with pytest.raises(SystemExit) as exit:

@@ -8,7 +8,7 @@ from torch.testing import assert_close
 
 from gan_lightning.data import GaussianDataModule
 from gan_lightning.errors import ConfigError
-from gan_lightning.models import NSGAN, RpGAN
+from gan_lightning.models import NSGAN, WGANGP, RpGAN
 from gan_lightning.networks import MLPDiscriminator, MLPGenerator
 from gan_lightning.regularizers import R1, R2, GradientPenalty
 
@@ -49,6 +49,14 @@ def test_lazy_regularization_is_the_eager_one_in_expectation():
     eager_total = sum(eager.loss(critic, real, real, out, out)[0] for s in steps if eager.active(s))
     lazy_total = sum(lazy.loss(critic, real, real, out, out)[0] for s in steps if lazy.active(s))
     assert_close(lazy_total, eager_total)  # weight x 4 every 4 steps
+
+
+def test_a_regularizer_of_weight_zero_is_never_computed():
+    """An ablation at weight 0 (WGAN-GP's ``gp_weight: 0``) costs no double backward and logs no term."""
+    assert not any(R1(gamma=0.0).active(s) for s in range(8)) and not GradientPenalty(0.0).active(0)
+    model = WGANGP(MLPGenerator(latent_dim=2), MLPDiscriminator(), gp_weight=0.0, n_critic=1)
+    terms = model.critic_loss(torch.randn(8, 1), torch.randn(8, 1), critic_step=0)
+    assert "gp" not in terms and "d_real" in terms
 
 
 def test_bad_weights_stop_with_one_line():

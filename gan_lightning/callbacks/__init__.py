@@ -4,5 +4,6 @@ from gan_lightning.callbacks.interrupt import CheckpointOnInterrupt
 from gan_lightning.callbacks.lr_decay import LearningRateDecay
 from gan_lightning.callbacks.progress import TimedProgressBar
 from gan_lightning.callbacks.sample_grid import SampleGrid
+from gan_lightning.callbacks.threads import CPUThreads
 
-__all__ = ["DistributionPlot", "SampleGrid", "CheckpointOnInterrupt", "GANCheckpoint", "LearningRateDecay", "TimedProgressBar"]
+__all__ = ["DistributionPlot", "SampleGrid", "CheckpointOnInterrupt", "GANCheckpoint", "LearningRateDecay", "TimedProgressBar", "CPUThreads"]
