@@ -92,3 +92,15 @@ def test_discriminator_features_are_what_the_output_layer_reads(make, shape, las
     d, x = make(), torch.randn(*shape)
     assert_close(last(d)(d.features(x)).flatten(), d(x))
     assert_close(d.output(d.features(x)), d(x))  # what feature matching judges the generated batch with
+
+
+@pytest.mark.parametrize("norm", ["none", "layer"])
+def test_dcgan_discriminator_hidden_layers_are_each_blocks_activation(norm):
+    """``hidden_layers(x)``, which feature_matching_layers 'all' compares, holds each block after its
+    LeakyReLU (no value below -0.2 x the block's pre-activation), first to last, the last ``features(x)``."""
+    torch.manual_seed(0)
+    d, x = DCGANDiscriminator(image_size=32, channels=3, base_width=4, norm=norm), torch.randn(5, 3, 32, 32)
+    layers = d.hidden_layers(x)
+    assert [tuple(h.shape) for h in layers] == [(5, 4, 16, 16), (5, 8, 8, 8), (5, 16, 4, 4)]
+    assert_close(layers[-1], d.features(x))
+    assert_close(layers[0], torch.nn.functional.leaky_relu(d.net[0](x), 0.2))

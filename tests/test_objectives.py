@@ -10,7 +10,7 @@ from gan_lightning.errors import ConfigError
 from gan_lightning.metrics import Wasserstein1D
 from gan_lightning.models import GAN, LSGAN, NSGAN, WGAN, WGANGP, Hinge, RpGAN
 from gan_lightning.regularizers import R1, R2
-from gan_lightning.networks import DCGANDiscriminator, MLPDiscriminator, MLPGenerator
+from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 
 
 def adam(lr, beta1):
@@ -209,6 +209,46 @@ def test_feature_matching_pulls_the_generator_to_the_data_through_a_frozen_discr
     torch.testing.assert_close(terms["g_loss"], losses.nonsaturating_generator_loss(model.discriminator(fake)) + 1000 * expected)
 
 
+def test_feature_matching_on_all_layers_sums_each_hidden_layers_term():
+    """feature_matching_layers 'all': G's term is the sum of every hidden layer's squared mean distance,
+    so it holds G to what D's first layer sees as well; D still reads the generated batch once."""
+    L.seed_everything(0)
+    g = DCGANGenerator(latent_dim=8, image_size=28, channels=1, base_width=4)
+    d = DCGANDiscriminator(image_size=28, channels=1, base_width=4, norm="none")
+    model = NSGAN(g, d, feature_matching=10.0, feature_matching_layers="all")
+    real, fake = torch.rand(16, 1, 28, 28) * 2 - 1, g(model.noise(8))
+    batches = []
+    d.net[0].register_forward_hook(lambda layer, args, out: batches.append(len(args[0])))
+    fake_out, _, matching = model.critic_and_feature_matching(fake, real)
+    assert sorted(batches) == [8, 16]
+    torch.testing.assert_close(fake_out, d(fake))
+    per_layer = [losses.feature_matching_loss(r, f) for r, f in zip(d.hidden_layers(real), d.hidden_layers(fake))]
+    assert len(per_layer) == 2 and min(per_layer) > 0
+    torch.testing.assert_close(matching, sum(per_layer))
+    model.hparams.feature_matching_layers = "last"
+    torch.testing.assert_close(model.critic_and_feature_matching(fake, real)[2], per_layer[-1])
+
+
+@pytest.mark.parametrize("layers", ["last", "all"])
+def test_feature_matching_of_a_conditional_discriminator_takes_a_second_pass(layers):
+    """A projection discriminator's output needs the labels, so the compared layers of the generated
+    batch come from a pass of their own: the same term, and G's gradient flows through it."""
+    L.seed_everything(0)
+    g = DCGANGenerator(latent_dim=8, image_size=28, channels=1, base_width=4, num_classes=3)
+    d = DCGANDiscriminator(image_size=28, channels=1, base_width=4, norm="none", num_classes=3)
+    model = NSGAN(g, d, feature_matching=1.0, feature_matching_layers=layers)
+    labels = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    real, fake = torch.rand(16, 1, 28, 28) * 2 - 1, g(model.noise(8), labels)
+    fake_out, classes, matching = model.critic_and_feature_matching(fake, real, labels)
+    assert classes is None
+    torch.testing.assert_close(fake_out, d(fake, labels))
+    compared = d.hidden_layers if layers == "all" else lambda x: [d.features(x)]
+    expected = sum(losses.feature_matching_loss(r, f) for r, f in zip(compared(real), compared(fake)))
+    torch.testing.assert_close(matching, expected)
+    matching.backward()
+    assert g.net[0].weight.grad.abs().sum() > 0
+
+
 @pytest.mark.parametrize("discriminator, weight, message", [
     (lambda: networks()[1], -1.0, "must be >= 0"),
     (lambda: torch.nn.Sequential(torch.nn.Linear(1, 1), torch.nn.Flatten(0)), 1.0, "has none"),
@@ -217,3 +257,10 @@ def test_feature_matching_pulls_the_generator_to_the_data_through_a_frozen_discr
 def test_feature_matching_rejects_what_it_cannot_use(discriminator, weight, message):
     with pytest.raises(ConfigError, match=message):
         NSGAN(networks()[0], discriminator(), feature_matching=weight)
+
+
+def test_feature_matching_on_all_layers_needs_a_discriminator_that_lists_them():
+    with pytest.raises(ConfigError, match="'all' needs a discriminator with a `hidden_layers\\(x\\)` method.*MLPDiscriminator has none"):
+        NSGAN(*networks(), feature_matching=1.0, feature_matching_layers="all")
+    with pytest.raises(ConfigError, match="must be 'last' or 'all', got 'first'"):
+        NSGAN(*networks(), feature_matching=1.0, feature_matching_layers="first")

@@ -46,14 +46,19 @@ def check_optimizer(model: str, key: str, optimizer: Optional[OptimizerCallable]
         raise ConfigError(f"{model}: {key}: {e}; set it with --model.init_args.{key}.init_args") from None
 
 
-def check_feature_matching(model: str, weight: float, discriminator: nn.Module) -> None:
+def check_feature_matching(model: str, weight: float, layers: str, discriminator: nn.Module) -> None:
     if weight < 0:
         raise ConfigError(f"{model}: feature_matching must be >= 0, got {weight}")
+    if layers not in ("last", "all"):
+        raise ConfigError(f"{model}: feature_matching_layers must be 'last' or 'all', got {layers!r}")
     if not weight:
         return
     if not callable(getattr(discriminator, "features", None)):
         raise ConfigError(f"{model}: feature_matching needs a discriminator with a `features(x)` method (its last "
                           f"hidden layer); {type(discriminator).__name__} has none")
+    if layers == "all" and not callable(getattr(discriminator, "hidden_layers", None)):
+        raise ConfigError(f"{model}: feature_matching_layers 'all' needs a discriminator with a `hidden_layers(x)` "
+                          f"method (e.g. DCGANDiscriminator); {type(discriminator).__name__} has none")
     if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.modules()):
         raise ConfigError(f"{model}: feature_matching compares the discriminator's feature means on real and generated "
                           f"batches, which the batch norm of {type(discriminator).__name__} makes nearly equal; "
@@ -137,6 +142,9 @@ class GANModule(LightningModule):
             logged as ``g_feature_matching``. It holds the generator's batch statistics to the data's,
             e.g. how often it draws each digit. Needs a discriminator without batch norm, which would
             give every batch the same feature means. 0: off.
+        feature_matching_layers: ``last``: the last hidden layer, as above; ``all``: every hidden layer
+            of the discriminator (its ``hidden_layers(x)``), the term the sum of each layer's, so the
+            generator also matches the low-level statistics (strokes, brightness) the first layers see.
     """
 
     #: Part of the objective's interface: whether the discriminator's output is a logit (plots show
@@ -171,6 +179,7 @@ class GANModule(LightningModule):
         pack: int = 1,
         channels_last: bool = True,
         feature_matching: float = 0.0,
+        feature_matching_layers: Literal["last", "all"] = "last",
     ):
         super().__init__()
         name = type(self).__name__
@@ -185,7 +194,7 @@ class GANModule(LightningModule):
             raise ConfigError(f"{name}: ema_decay must be in [0, 1), got {ema_decay}")
         if pack < 1:
             raise ConfigError(f"{name}: pack must be >= 1, got {pack}")
-        check_feature_matching(name, feature_matching, discriminator)
+        check_feature_matching(name, feature_matching, feature_matching_layers, discriminator)
         if ema_every is not None and ema_every < 1:
             raise ConfigError(f"{name}: ema_every must be >= 1 or null, got {ema_every}")
         networks = {"generator": getattr(generator, "num_classes", None),
@@ -454,17 +463,23 @@ class GANModule(LightningModule):
         """``critic_and_classes(fake, labels)`` and feature matching's term, on the features of what the
         discriminator judges (augmented and packed); real features are constants. An unconditional
         discriminator with ``output(features)`` makes both from one pass over the generated batch."""
-        def judged(x: Tensor) -> Tensor:
-            return losses.pack(self.augment(x) if self.augment is not None else x, self.pack)
+        def matched(x: Tensor) -> list[Tensor]:
+            """The layers compared, last hidden layer last, of what D judges."""
+            x = losses.pack(self.augment(x) if self.augment is not None else x, self.pack)
+            if self.hparams.feature_matching_layers == "all":
+                return self.discriminator.hidden_layers(x)
+            return [self.discriminator.features(x)]
+
+        def matching(fake_layers: list[Tensor]) -> Tensor:
+            return sum(losses.feature_matching_loss(r, f) for r, f in zip(real_layers, fake_layers))
 
         with torch.no_grad():
-            real_features = self.discriminator.features(judged(real))
+            real_layers = matched(real)
         if labels is None and not self.auxiliary_classifier and callable(getattr(self.discriminator, "output", None)):
-            fake_features = self.discriminator.features(judged(fake))
-            return (self.discriminator.output(fake_features), None,
-                    losses.feature_matching_loss(real_features, fake_features))
+            fake_layers = matched(fake)
+            return self.discriminator.output(fake_layers[-1]), None, matching(fake_layers)
         fake_out, fake_classes = self.critic_and_classes(fake, labels)
-        return fake_out, fake_classes, losses.feature_matching_loss(real_features, self.discriminator.features(judged(fake)))
+        return fake_out, fake_classes, matching(matched(fake))
 
     def clip_and_step(self, opt) -> None:
         if self.hparams.gradient_clip_val is not None:

@@ -132,6 +132,16 @@ class DCGANDiscriminator(nn.Module):
         """The last hidden layer, ``[B, base_width * 2^(n-1), s, s]``: what the output layer reads."""
         return self.net[:-1](x)
 
+    def hidden_layers(self, x: Tensor) -> list[Tensor]:
+        """Each hidden layer after its activation, first to last: ``[B, base_width * 2^i, s_i, s_i]`` for
+        ``i = 0 .. n-1``, ``s_i`` halving from ``image_size / 2``; the last is ``features(x)``."""
+        layers = []
+        for layer in self.net[:-1]:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                layers.append(x)
+        return layers
+
     def output(self, features: Tensor) -> Tensor:
         """The unconditional output ``[B]`` from ``features(x)``."""
         return self.net[-1](features).flatten()
