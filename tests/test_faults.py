@@ -1,5 +1,6 @@
 """Mixed precision, exact resume, NaN stops, SIGTERM and a full disk."""
 
+import contextlib
 import errno
 import os
 import signal
@@ -17,6 +18,7 @@ from torch import nn
 from helpers import CONFIGS, ROOT
 from images import write_mnist
 from gan_lightning import losses
+from gan_lightning.callbacks import CheckpointOnInterrupt
 from gan_lightning.commands import main
 from gan_lightning.data import GaussianDataModule, GaussianMixtureDataModule, MNISTDataModule
 from gan_lightning.models import GANModule, NSGAN, WGANGP
@@ -126,6 +128,54 @@ def test_sigterm_saves_a_checkpoint_that_resumes(tmp_path):
     assert last["iteration"] >= 40
     resumed = main_fit_resume(tmp_path, last["iteration"] + 5)
     assert resumed["iteration"] == last["iteration"] + 5
+
+
+def test_sigterm_to_the_whole_job_closes_wandb_quietly(tmp_path):
+    """A scheduler (SLURM's requeue, scancel) signals every process of the job, W&B's service among
+    them: the run saves its checkpoint and ends without a traceback, its offline W&B run on disk."""
+    env = {k: v for k, v in os.environ.items() if k not in ("WANDB_API_KEY", "WANDB_SERVICE")}
+    env.update(PYTHONPATH=str(ROOT / "tests"), WANDB_MODE="offline")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gan_lightning", "fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"),
+         "--trainer.default_root_dir", str(tmp_path), "--run_name", "job", "--data.init_args.epoch_length", "20",
+         "--trainer.max_epochs", "100000", "--trainer.enable_progress_bar", "false"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    plots = tmp_path / "job" / "plots"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(plots.glob("*.png"))) < 2:
+        time.sleep(0.2)
+    # W&B starts its service in a session of its own; SLURM signals it anyway (it signals the job's cgroup).
+    children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+    assert children  # W&B's service
+    os.killpg(process.pid, signal.SIGTERM)
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(child), signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert "saved" in output and "last.ckpt" in output, output[-2000:]
+    assert "Traceback" not in output and "Error" not in output, output[-3000:]
+    (run,) = (tmp_path / "job" / "wandb").glob("offline-run-*-job")
+    assert list(run.glob("*.wandb")) and torch.load(tmp_path / "job" / "checkpoints" / "last.ckpt",
+                                                    weights_only=False)["iteration"] >= 40
+
+
+def test_the_sigterm_handler_after_fit_is_the_one_from_before(tmp_path):
+    """The handler that stops W&B logging wraps Lightning's only while fit runs."""
+    before = signal.getsignal(signal.SIGTERM)
+    class RecordHandler(L.Callback):
+        def __init__(self):
+            self.seen = []
+
+        def on_train_batch_end(self, *args):
+            self.seen.append(signal.getsignal(signal.SIGTERM))
+
+    record = RecordHandler()
+    trainer = L.Trainer(max_epochs=1, logger=False, callbacks=[CheckpointOnInterrupt(), record],
+                        enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
+                        default_root_dir=tmp_path)
+    trainer.fit(WGANGP(*networks(), n_critic=1), GaussianDataModule(batch_size=32, epoch_length=3))
+    assert len(record.seen) == 3 and all(h.__name__ == "stop_logging_to_wandb" for h in record.seen)
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def main_fit_resume(root, max_iterations):

@@ -89,6 +89,7 @@ def test_sigusr1_requeues_and_the_resumed_job_ends_as_the_uninterrupted_one(slur
     text = log.read_text()
     assert job_state(slurm, job) == "COMPLETED", text[-4000:]
     assert "(restart 0)" in text and "(restart 1)" in text, text[-4000:]  # one job, run twice, one log
+    assert "Traceback" not in text, text[-4000:]  # W&B's service, signalled with the job, closed quietly
     assert re.search(r"Restoring states from the checkpoint path at \S*hpc_ckpt_1\.ckpt", text), text[-4000:]
     assert [p.name for p in (interrupted / "runs").iterdir()] == [run_dir.name]  # the same run folder
     wandb_runs = sorted((run_dir / "wandb").glob("offline-run-*"))

@@ -1,15 +1,33 @@
 """Saving a checkpoint when a run is stopped: SIGTERM or Ctrl-C, and SLURM's requeue signal."""
 
+import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
 from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+
+def close_wandb() -> None:
+    """Finishes the W&B run (exit code 1) and stops W&B's service process, saying nothing if the service
+    is gone. A scheduler's SIGTERM (SLURM's requeue or time limit, ``scancel``) reaches every process
+    of the job, the service too, and W&B's own exit hook would then print a ConnectionResetError
+    traceback into the job's log after the checkpoint was saved."""
+    wandb = sys.modules.get("wandb")
+    if wandb is None:
+        return
+    with contextlib.suppress(Exception):
+        if wandb.run is not None:
+            wandb.run.finish(exit_code=1)
+    with contextlib.suppress(Exception):
+        wandb.teardown()
 
 
 class CheckpointOnInterrupt(Callback):
@@ -40,6 +58,22 @@ class CheckpointOnInterrupt(Callback):
 
     def record_requeue_signal(self, signum, frame) -> None:
         self.requeue_requested = True
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Wraps Lightning's SIGTERM handler (installed by now; Lightning puts back the one from before
+        ``fit`` when it ends): a job-wide SIGTERM may have stopped W&B's service, and a W&B log call
+        before the iteration ends, where Lightning stops, would raise ConnectionResetError and end the
+        run without its checkpoint. So the run stops logging to W&B at the signal."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        lightning_handler = signal.getsignal(signal.SIGTERM)
+
+        def stop_logging_to_wandb(signum, frame):
+            trainer.loggers = [logger for logger in trainer.loggers if not isinstance(logger, WandbLogger)]
+            if callable(lightning_handler):
+                lightning_handler(signum, frame)
+
+        signal.signal(signal.SIGTERM, stop_logging_to_wandb)
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if self.previous_handler is not None:
@@ -79,3 +113,5 @@ class CheckpointOnInterrupt(Callback):
             callback.last_model_path = str(path)
         rank_zero_info(f"{type(exception).__name__}: saved {path} at iteration {pl_module.iteration}; "
                        f"resume with --ckpt_path {path}")
+        if isinstance(exception, SIGTERMException):
+            close_wandb()
