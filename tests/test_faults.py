@@ -109,18 +109,24 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, c
     assert torch.isfinite(model.sample(10)).all()
 
 
-def test_sigterm_saves_a_checkpoint_that_resumes(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_SERVICE")}
-    env["PYTHONPATH"] = str(ROOT / "tests")
+def training_process(root, run_name, env, *extra, **popen):
+    """``fit`` of nsgan_gaussian.yaml in a process of its own, returned once it has drawn two validation plots."""
     process = subprocess.Popen(
         [sys.executable, "-m", "gan_lightning", "fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"),
-         "--trainer.default_root_dir", str(tmp_path), "--run_name", "term", "--data.init_args.epoch_length", "20",
-         "--trainer.max_epochs", "100000", "--trainer.enable_progress_bar", "false", "--trainer.logger", "false"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    plots = tmp_path / "term" / "plots"
+         "--trainer.default_root_dir", str(root), "--run_name", run_name, "--data.init_args.epoch_length", "20",
+         "--trainer.max_epochs", "100000", "--trainer.enable_progress_bar", "false", *extra],
+        env={**env, "PYTHONPATH": str(ROOT / "tests")}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        **popen)
+    plots = root / run_name / "plots"
     deadline = time.time() + 120
     while time.time() < deadline and len(list(plots.glob("*.png"))) < 2:
         time.sleep(0.2)
+    return process
+
+
+def test_sigterm_saves_a_checkpoint_that_resumes(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_SERVICE")}
+    process = training_process(tmp_path, "term", env, "--trainer.logger", "false")
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=60)
     assert "saved" in output and "last.ckpt" in output, output[-2000:]
@@ -134,16 +140,7 @@ def test_sigterm_to_the_whole_job_closes_wandb_quietly(tmp_path):
     """A scheduler (SLURM's requeue, scancel) signals every process of the job, W&B's service among
     them: the run saves its checkpoint and ends without a traceback, its offline W&B run on disk."""
     env = {k: v for k, v in os.environ.items() if k not in ("WANDB_API_KEY", "WANDB_SERVICE")}
-    env.update(PYTHONPATH=str(ROOT / "tests"), WANDB_MODE="offline")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gan_lightning", "fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"),
-         "--trainer.default_root_dir", str(tmp_path), "--run_name", "job", "--data.init_args.epoch_length", "20",
-         "--trainer.max_epochs", "100000", "--trainer.enable_progress_bar", "false"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    plots = tmp_path / "job" / "plots"
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(plots.glob("*.png"))) < 2:
-        time.sleep(0.2)
+    process = training_process(tmp_path, "job", {**env, "WANDB_MODE": "offline"}, start_new_session=True)
     # W&B starts its service in a session of its own; SLURM signals it anyway (it signals the job's cgroup).
     children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
     assert children  # W&B's service
@@ -162,6 +159,7 @@ def test_sigterm_to_the_whole_job_closes_wandb_quietly(tmp_path):
 def test_the_sigterm_handler_after_fit_is_the_one_from_before(tmp_path):
     """The handler that stops W&B logging wraps Lightning's only while fit runs."""
     before = signal.getsignal(signal.SIGTERM)
+
     class RecordHandler(L.Callback):
         def __init__(self):
             self.seen = []
