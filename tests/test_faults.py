@@ -136,6 +136,31 @@ def test_sigterm_saves_a_checkpoint_that_resumes(tmp_path):
     assert resumed["iteration"] == last["iteration"] + 5
 
 
+def test_sigterm_under_slurm_leaves_a_checkpoint_the_requeued_job_resumes_from(tmp_path):
+    """A SLURM job stopped by SIGTERM (preemption, `scontrol requeue`) and requeued starts the same command
+    again, without --ckpt_path: it resumes from the hpc_ckpt_<n>.ckpt the signal left in the run folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "WANDB_"))}
+    env.update(SLURM_JOB_ID="4242", SLURM_NTASKS="1", SLURM_JOB_NAME="fit", SLURM_PROCID="0", SLURM_LOCALID="0",
+               SLURM_NODEID="0", WANDB_MODE="disabled")
+    process = training_process(tmp_path, "job", env, "--trainer.logger", "false")
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    hpc = tmp_path / "job" / "hpc_ckpt_1.ckpt"
+    assert f"a requeued job resumes from {hpc} by itself" in output, output[-2000:]
+    saved = torch.load(hpc, weights_only=False)
+    assert saved["iteration"] >= 40
+    assert saved["iteration"] == torch.load(tmp_path / "job" / "checkpoints" / "last.ckpt", weights_only=False)["iteration"]
+    epochs = saved["iteration"] // 20 + 2  # the requeued job: the same command, which now ends an epoch later
+    again = subprocess.run(
+        [sys.executable, "-m", "gan_lightning", "fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"),
+         "--trainer.default_root_dir", str(tmp_path), "--run_name", "job", "--data.init_args.epoch_length", "20",
+         "--trainer.max_epochs", str(epochs), "--trainer.enable_progress_bar", "false", "--trainer.logger", "false"],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert f"Restoring states from the checkpoint path at {hpc}" in again.stdout + again.stderr
+    assert torch.load(tmp_path / "job" / "checkpoints" / "last.ckpt", weights_only=False)["iteration"] == 20 * epochs
+
+
 def test_sigterm_to_the_whole_job_closes_wandb_quietly(tmp_path):
     """A scheduler (SLURM's requeue, scancel) signals every process of the job, W&B's service among
     them: the run saves its checkpoint and ends without a traceback, its offline W&B run on disk."""

@@ -104,3 +104,21 @@ def test_dcgan_discriminator_hidden_layers_are_each_blocks_activation(norm):
     assert [tuple(h.shape) for h in layers] == [(5, 4, 16, 16), (5, 8, 8, 8), (5, 16, 4, 4)]
     assert_close(layers[-1], d.features(x))
     assert_close(layers[0], torch.nn.functional.leaky_relu(d.net[0](x), 0.2))
+
+
+@pytest.mark.parametrize("spectral_norm", [False, True])
+def test_mlp_and_anime_discriminators_list_their_hidden_layers_too(spectral_norm):
+    """Each block's output, after its activation (and dropout), first to last; the last is ``features(x)``
+    (in eval mode: spectral norm's power iteration then leaves the weights alone between passes)."""
+    torch.manual_seed(0)
+    d = MLPDiscriminator(input_shape=[2], hidden=[8, 6], data_mean=1.0, data_std=2.0, dropout=0.5, spectral_norm=spectral_norm).eval()
+    x = torch.randn(5, 2)
+    layers = d.hidden_layers(x)
+    assert [tuple(h.shape) for h in layers] == [(5, 8), (5, 6)]
+    assert_close(layers[0], torch.nn.functional.leaky_relu(d.net[0]((x - 1.0) / 2.0), 0.2))
+    assert_close(layers[-1], d.features(x))
+    critic, images = AnimeCritic(base_width=4, spectral_norm=spectral_norm).eval(), torch.randn(2, 3, 64, 64)
+    layers = critic.hidden_layers(images)
+    assert [tuple(h.shape) for h in layers] == [(2, 4, 32, 32), (2, 8, 16, 16), (2, 16, 8, 8), (2, 32 * 16)]
+    assert_close(layers[0], torch.nn.functional.leaky_relu(critic.convs[0](images), 0.2))
+    assert_close(layers[-1], critic.features(images))

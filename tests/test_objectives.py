@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from gan_lightning import losses
+from gan_lightning.augment import DiffAugment
 from gan_lightning.data import GaussianDataModule
 from gan_lightning.errors import ConfigError
 from gan_lightning.metrics import Wasserstein1D
@@ -182,13 +183,15 @@ def test_compiled_networks_train_and_keep_their_checkpoint_keys(name):
     assert w1_to_data(model, data) < 0.5 * before
 
 
-def test_feature_matching_pulls_the_generator_to_the_data_through_a_frozen_discriminator():
+@pytest.mark.parametrize("layers", ["last", "all"])
+def test_feature_matching_pulls_the_generator_to_the_data_through_a_frozen_discriminator(layers):
     """With D frozen at its random start, the non-saturating loss alone drives G toward whatever D
     happens to score highest; feature matching's term, which compares the mean of D's 32 hidden
-    features on real and generated batches, moves G onto the data."""
+    features (or of both hidden layers) on real and generated batches, moves G onto the data."""
     def train(weight):
         L.seed_everything(0)
-        model = NSGAN(*networks(), optimizer_g=adam(1e-2, 0.5), optimizer_d=adam(0.0, 0.5), feature_matching=weight)
+        model = NSGAN(*networks(), optimizer_g=adam(1e-2, 0.5), optimizer_d=adam(0.0, 0.5), feature_matching=weight,
+                      feature_matching_layers=layers)
         d0 = snapshot(model.discriminator)
         data, _ = fit(model, iterations=400)
         assert same(d0, snapshot(model.discriminator))
@@ -204,7 +207,9 @@ def test_feature_matching_pulls_the_generator_to_the_data_through_a_frozen_discr
     terms = model.generator_update(fake, real, torch.optim.SGD(model.generator.parameters(), lr=0.0))
     # D reads each batch once: its output on the generated one comes from the features compared.
     assert sorted(batches) == [128, 256]
-    expected = losses.feature_matching_loss(model.discriminator.features(real), model.discriminator.features(fake))
+    d = model.discriminator
+    compared = d.hidden_layers if layers == "all" else lambda x: [d.features(x)]
+    expected = sum(losses.feature_matching_loss(r, f) for r, f in zip(compared(real), compared(fake)))
     torch.testing.assert_close(terms["g_feature_matching"], expected)
     torch.testing.assert_close(terms["g_loss"], losses.nonsaturating_generator_loss(model.discriminator(fake)) + 1000 * expected)
 
@@ -229,21 +234,33 @@ def test_feature_matching_on_all_layers_sums_each_hidden_layers_term():
     torch.testing.assert_close(model.critic_and_feature_matching(fake, real)[2], per_layer[-1])
 
 
+@pytest.mark.parametrize("conditioning", ["projection", "auxiliary"])
 @pytest.mark.parametrize("layers", ["last", "all"])
-def test_feature_matching_of_a_conditional_discriminator_takes_a_second_pass(layers):
-    """A projection discriminator's output needs the labels, so the compared layers of the generated
-    batch come from a pass of their own: the same term, and G's gradient flows through it."""
+def test_feature_matching_of_a_conditional_discriminator_judges_one_augmented_batch(layers, conditioning):
+    """With labels (a projection or AC-GAN discriminator) and DiffAugment on, the generated batch is
+    augmented once and D reads it once: the output, its class logits and the compared features are
+    all of that one augmented batch, and G's gradient flows through the term."""
     L.seed_everything(0)
     g = DCGANGenerator(latent_dim=8, image_size=28, channels=1, base_width=4, num_classes=3)
-    d = DCGANDiscriminator(image_size=28, channels=1, base_width=4, norm="none", num_classes=3)
-    model = NSGAN(g, d, feature_matching=1.0, feature_matching_layers=layers)
+    d = DCGANDiscriminator(image_size=28, channels=1, base_width=4, norm="none", num_classes=3, conditioning=conditioning)
+    model = NSGAN(g, d, feature_matching=1.0, feature_matching_layers=layers, augment=DiffAugment(["translation", "cutout"]))
+    augmented, batches = [], []
+    model.augment = lambda x, augment=model.augment: augmented.append(augment(x)) or augmented[-1]
+    d.net[0].register_forward_hook(lambda layer, args, out: batches.append(len(args[0])))
     labels = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
     real, fake = torch.rand(16, 1, 28, 28) * 2 - 1, g(model.noise(8), labels)
     fake_out, classes, matching = model.critic_and_feature_matching(fake, real, labels)
-    assert classes is None
-    torch.testing.assert_close(fake_out, d(fake, labels))
+    assert sorted(batches) == [8, 16] and [len(x) for x in augmented] == [16, 8]
+    seen_real, seen_fake = augmented
+    if conditioning == "auxiliary":
+        expected_out, expected_classes = d(seen_fake, labels, with_classes=True)
+        torch.testing.assert_close(classes, expected_classes)
+    else:
+        expected_out = d(seen_fake, labels)
+        assert classes is None
+    torch.testing.assert_close(fake_out, expected_out)
     compared = d.hidden_layers if layers == "all" else lambda x: [d.features(x)]
-    expected = sum(losses.feature_matching_loss(r, f) for r, f in zip(compared(real), compared(fake)))
+    expected = sum(losses.feature_matching_loss(r, f) for r, f in zip(compared(seen_real), compared(seen_fake)))
     torch.testing.assert_close(matching, expected)
     matching.backward()
     assert g.net[0].weight.grad.abs().sum() > 0
@@ -260,7 +277,14 @@ def test_feature_matching_rejects_what_it_cannot_use(discriminator, weight, mess
 
 
 def test_feature_matching_on_all_layers_needs_a_discriminator_that_lists_them():
-    with pytest.raises(ConfigError, match="'all' needs a discriminator with a `hidden_layers\\(x\\)` method.*MLPDiscriminator has none"):
-        NSGAN(*networks(), feature_matching=1.0, feature_matching_layers="all")
+    class LastLayerOnly(torch.nn.Module):  # a network of one's own with features(x) alone
+        def features(self, x):
+            return x
+
+        def forward(self, x):
+            return x.sum(1)
+
+    with pytest.raises(ConfigError, match="'all' needs a discriminator with a `hidden_layers\\(x\\)` method.*LastLayerOnly has none"):
+        NSGAN(networks()[0], LastLayerOnly(), feature_matching=1.0, feature_matching_layers="all")
     with pytest.raises(ConfigError, match="must be 'last' or 'all', got 'first'"):
         NSGAN(*networks(), feature_matching=1.0, feature_matching_layers="first")

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +31,14 @@ def close_wandb() -> None:
         wandb.teardown()
 
 
+def next_hpc_checkpoint(folder: Path) -> Path:
+    """``<folder>/hpc_ckpt_<n>.ckpt`` numbered after the ones there: Lightning restores the highest number
+    when a SLURM job starts in ``folder`` again."""
+    numbers = [int(p.stem.removeprefix("hpc_ckpt_")) for p in folder.glob("hpc_ckpt_*.ckpt")
+               if p.stem.removeprefix("hpc_ckpt_").isdigit()]
+    return folder / f"hpc_ckpt_{1 + max(numbers, default=0)}.ckpt"
+
+
 class CheckpointOnInterrupt(Callback):
     """On SIGTERM or Ctrl-C during ``fit``, writes ``<checkpoint dir>/last.ckpt`` before exit; under
     SLURM, on SIGUSR1 (``#SBATCH --signal=SIGUSR1@90`` before the time limit, or ``scancel -s USR1``)
@@ -49,11 +58,12 @@ class CheckpointOnInterrupt(Callback):
     def __init__(self):
         self.requeue_requested = False
         self.previous_handler = None
+        self.requeued_at = None  # the hpc checkpoint the SIGUSR1 path saved in this fit
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         # Installed before Lightning registers its handlers, which then leave SIGUSR1 to this one.
         if stage == "fit" and SLURMEnvironment.detect() and threading.current_thread() is threading.main_thread():
-            self.requeue_requested = False
+            self.requeue_requested, self.requeued_at = False, None
             self.previous_handler = signal.signal(signal.SIGUSR1, self.record_requeue_signal)
 
     def record_requeue_signal(self, signum, frame) -> None:
@@ -86,11 +96,9 @@ class CheckpointOnInterrupt(Callback):
         # One small all-reduce per iteration: every rank stops at the same iteration, the first to be signalled.
         if not trainer.strategy.reduce_boolean_decision(self.requeue_requested, all=False):
             return
-        folder = Path(trainer.default_root_dir)
-        number = 1 + max((int(p.stem.removeprefix("hpc_ckpt_")) for p in folder.glob("hpc_ckpt_*.ckpt")
-                          if p.stem.removeprefix("hpc_ckpt_").isdigit()), default=0)
-        path = folder / f"hpc_ckpt_{number}.ckpt"
+        path = next_hpc_checkpoint(Path(trainer.default_root_dir))
         trainer.save_checkpoint(path)
+        self.requeued_at = path
         rank_zero_info(f"SIGUSR1: saved {path} at iteration {pl_module.iteration}; requeueing the job")
         trainer.should_stop = True
         if trainer.is_global_zero:
@@ -111,7 +119,25 @@ class CheckpointOnInterrupt(Callback):
         trainer.save_checkpoint(path)
         if callback is not None:
             callback.last_model_path = str(path)
-        rank_zero_info(f"{type(exception).__name__}: saved {path} at iteration {pl_module.iteration}; "
-                       f"resume with --ckpt_path {path}")
+        resume = f"resume with --ckpt_path {path}"
+        if self.requeued_at is not None:  # SLURM's SIGTERM to the job this run requeued: it resumes from there
+            resume = f"the requeued job resumes from {self.requeued_at}"
+        elif isinstance(exception, SIGTERMException) and SLURMEnvironment.detect():
+            # A job SLURM requeues after a SIGTERM (preemption, `scontrol requeue`, a node failure) starts
+            # again in this folder and restores the newest hpc_ckpt_*.ckpt by itself.
+            hpc = next_hpc_checkpoint(Path(trainer.default_root_dir))
+            if trainer.is_global_zero:
+                link_or_copy(path, hpc)
+            trainer.strategy.barrier("hpc_ckpt")
+            resume = f"a requeued job resumes from {hpc} by itself; else {resume}"
+        rank_zero_info(f"{type(exception).__name__}: saved {path} at iteration {pl_module.iteration}; {resume}")
         if isinstance(exception, SIGTERMException):
             close_wandb()
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """``target`` as a hard link to ``source`` (no second write in a signal's grace period), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)

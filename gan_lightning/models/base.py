@@ -58,7 +58,7 @@ def check_feature_matching(model: str, weight: float, layers: str, discriminator
                           f"hidden layer); {type(discriminator).__name__} has none")
     if layers == "all" and not callable(getattr(discriminator, "hidden_layers", None)):
         raise ConfigError(f"{model}: feature_matching_layers 'all' needs a discriminator with a `hidden_layers(x)` "
-                          f"method (e.g. DCGANDiscriminator); {type(discriminator).__name__} has none")
+                          f"method (as the shipped discriminators have); {type(discriminator).__name__} has none")
     if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.modules()):
         raise ConfigError(f"{model}: feature_matching compares the discriminator's feature means on real and generated "
                           f"batches, which the batch norm of {type(discriminator).__name__} makes nearly equal; "
@@ -375,9 +375,11 @@ class GANModule(LightningModule):
         """The discriminator's output ``[B]`` on ``x`` as the losses see it: after the augmentation, if any."""
         return self.critic_and_classes(x, labels)[0]
 
-    def critic_and_classes(self, x: Tensor, labels: Optional[Tensor] = None) -> tuple[Tensor, Optional[Tensor]]:
-        """(``critic(x, labels)``, an AC-GAN discriminator's class logits ``[B, num_classes]`` or ``None``), one pass."""
-        x = self.augment(x) if self.augment is not None else x
+    def critic_and_classes(self, x: Tensor, labels: Optional[Tensor] = None,
+                           augmented: bool = False) -> tuple[Tensor, Optional[Tensor]]:
+        """(``critic(x, labels)``, an AC-GAN discriminator's class logits ``[B, num_classes]`` or ``None``), one
+        pass; ``augmented``: ``x`` has been through the model's augmentation already."""
+        x = self.augment(x) if self.augment is not None and not augmented else x
         if self.pack > 1:
             return self.packed_critic(x), None
         if self.auxiliary_classifier:
@@ -461,25 +463,31 @@ class GANModule(LightningModule):
 
     def critic_and_feature_matching(self, fake: Tensor, real: Tensor, labels: Optional[Tensor] = None):
         """``critic_and_classes(fake, labels)`` and feature matching's term, on the features of what the
-        discriminator judges (augmented and packed); real features are constants. An unconditional
-        discriminator with ``output(features)`` makes both from one pass over the generated batch."""
+        discriminator judges (augmented and packed); real features are constants. The generated batch
+        is augmented once; a discriminator with ``output(features, y, with_classes)`` makes the output
+        and the compared features from one pass over it."""
+        def judged(x: Tensor) -> Tensor:
+            return self.augment(x) if self.augment is not None else x
+
         def matched(x: Tensor) -> list[Tensor]:
-            """The layers compared, last hidden layer last, of what D judges."""
-            x = losses.pack(self.augment(x) if self.augment is not None else x, self.pack)
+            """The layers compared, last hidden layer last, of ``x`` as augmented."""
+            x = losses.pack(x, self.pack)
             if self.hparams.feature_matching_layers == "all":
                 return self.discriminator.hidden_layers(x)
             return [self.discriminator.features(x)]
 
-        def matching(fake_layers: list[Tensor]) -> Tensor:
-            return sum(losses.feature_matching_loss(r, f) for r, f in zip(real_layers, fake_layers))
-
         with torch.no_grad():
-            real_layers = matched(real)
-        if labels is None and not self.auxiliary_classifier and callable(getattr(self.discriminator, "output", None)):
-            fake_layers = matched(fake)
-            return self.discriminator.output(fake_layers[-1]), None, matching(fake_layers)
-        fake_out, fake_classes = self.critic_and_classes(fake, labels)
-        return fake_out, fake_classes, matching(matched(fake))
+            real_layers = matched(judged(real))
+        fake = judged(fake)
+        fake_layers = matched(fake)
+        matching = sum(losses.feature_matching_loss(r, f) for r, f in zip(real_layers, fake_layers))
+        if not callable(getattr(self.discriminator, "output", None)):
+            return *self.critic_and_classes(fake, labels, augmented=True), matching
+        if labels is None and not self.auxiliary_classifier:
+            return self.discriminator.output(fake_layers[-1]), None, matching
+        if self.auxiliary_classifier:
+            return *self.discriminator.output(fake_layers[-1], labels, with_classes=True), matching
+        return self.discriminator.output(fake_layers[-1], labels), None, matching
 
     def clip_and_step(self, opt) -> None:
         if self.hparams.gradient_clip_val is not None:

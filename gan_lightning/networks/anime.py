@@ -11,6 +11,7 @@ from typing import Literal
 from torch import Tensor, nn
 
 from gan_lightning.networks.dcgan import dcgan_init, norm_layer
+from gan_lightning.networks.hidden import block_outputs
 from gan_lightning.networks.spectral import with_spectral_norm
 
 
@@ -64,6 +65,11 @@ class AnimeCritic(nn.Module):
     def features(self, x: Tensor) -> Tensor:
         """The last hidden layer, flattened, ``[B, 8 * base_width * 16]``: what the output layer reads."""
         return self.convs[:-1](x)
+
+    def hidden_layers(self, x: Tensor) -> list[Tensor]:
+        """Each convolution block after its activation, first to last: ``[B, base_width * 2^i, 32 / 2^i, 32 / 2^i]``
+        for ``i = 0 .. 2``, then the last block flattened, ``features(x)``."""
+        return block_outputs(self.convs, x)
 
     def output(self, features: Tensor) -> Tensor:
         """The output ``[B]`` from ``features(x)``."""

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError
 from gan_lightning.networks.conditional import check_conditioning, class_heads, conditional_output, ConditionalBatchNorm2d, check_labels, check_num_classes
+from gan_lightning.networks.hidden import block_outputs
 from gan_lightning.networks.spectral import with_spectral_norm
 
 
@@ -135,22 +136,17 @@ class DCGANDiscriminator(nn.Module):
     def hidden_layers(self, x: Tensor) -> list[Tensor]:
         """Each hidden layer after its activation, first to last: ``[B, base_width * 2^i, s_i, s_i]`` for
         ``i = 0 .. n-1``, ``s_i`` halving from ``image_size / 2``; the last is ``features(x)``."""
-        layers = []
-        for layer in self.net[:-1]:
-            x = layer(x)
-            if isinstance(layer, nn.LeakyReLU):
-                layers.append(x)
-        return layers
+        return block_outputs(self.net, x)
 
-    def output(self, features: Tensor) -> Tensor:
-        """The unconditional output ``[B]`` from ``features(x)``."""
-        return self.net[-1](features).flatten()
+    def output(self, features: Tensor, y: Tensor | None = None, with_classes: bool = False):
+        """What ``forward(x, y, with_classes)`` returns, from ``features(x)``: the output ``[B]``, or with
+        ``with_classes`` (output, class logits ``[B, num_classes]``)."""
+        out = self.net[-1](features).flatten()
+        if self.projection is None and self.classifier is None:
+            return out
+        return conditional_output(out, features.sum((2, 3)), y, self.projection, self.classifier, with_classes)
 
     def forward(self, x: Tensor, y: Tensor | None = None, with_classes: bool = False):
         if self.projection is not None:
             check_labels(type(self).__name__, self.num_classes, y, x.shape[0])
-        features = self.features(x)
-        out = self.output(features)
-        if self.projection is None and self.classifier is None:
-            return out
-        return conditional_output(out, features.sum((2, 3)), y, self.projection, self.classifier, with_classes)
+        return self.output(self.features(x), y, with_classes)

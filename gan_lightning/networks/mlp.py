@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError
 from gan_lightning.networks.conditional import check_conditioning, class_heads, conditional_output, check_labels, check_num_classes
+from gan_lightning.networks.hidden import block_outputs
 from gan_lightning.networks.spectral import with_spectral_norm
 
 ACTIVATIONS = {
@@ -154,15 +155,19 @@ class MLPDiscriminator(nn.Module):
         """The last hidden layer's activations ``[B, hidden[-1]]``: what the output layer reads."""
         return self.net[:-1](self.standardize(x))
 
-    def output(self, features: Tensor) -> Tensor:
-        """The unconditional output ``[B]`` from ``features(x)``."""
-        return self.net[-1](features).squeeze(1)
+    def hidden_layers(self, x: Tensor) -> list[Tensor]:
+        """Each hidden layer's activations, first to last: ``[B, hidden[i]]``; the last is ``features(x)``."""
+        return block_outputs(self.net, self.standardize(x))
+
+    def output(self, features: Tensor, y: Tensor | None = None, with_classes: bool = False):
+        """What ``forward(x, y, with_classes)`` returns, from ``features(x)``: the output ``[B]``, or with
+        ``with_classes`` (output, class logits ``[B, num_classes]``)."""
+        out = self.net[-1](features).squeeze(1)
+        if self.projection is None and self.classifier is None:
+            return out
+        return conditional_output(out, features, y, self.projection, self.classifier, with_classes)
 
     def forward(self, x: Tensor, y: Tensor | None = None, with_classes: bool = False):
         if self.projection is not None:
             check_labels(type(self).__name__, self.num_classes, y, x.shape[0])
-        features = self.features(x)
-        out = self.output(features)
-        if self.projection is None and self.classifier is None:
-            return out
-        return conditional_output(out, features, y, self.projection, self.classifier, with_classes)
+        return self.output(self.features(x), y, with_classes)
