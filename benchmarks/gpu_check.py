@@ -1,7 +1,7 @@
 """WGAN-GP on 64x64 images on a GPU: mixed precision stays finite, compile, speed against a plain loop.
 
     bash benchmarks/gpu_check.sh          # on a CUDA machine: makes images, runs this, prints the table
-    python -m benchmarks.gpu_check --data_dir DIR [--iterations 300] [--out FOLDER]
+    python -m benchmarks.gpu_check --data_dir DIR [--iterations 300] [--out FOLDER] [-- CLI arguments]
 
 Each row is one ``fit`` of ``configs/wgangp_anime.yaml`` (n_critic 5, gradient penalty 10) on the
 images in ``--data_dir`` for ``--iterations`` iterations, logger, checkpoints and validation off:
@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from lightning.pytorch import Callback
 
-from benchmarks.arguments import ROOT, output_folder
+from benchmarks.arguments import ROOT, output_folder, split_run_arguments
 from benchmarks.plain_loop import PlainLoop, build
 
 CONFIG = str(ROOT / "configs" / "wgangp_anime.yaml")
@@ -126,10 +126,11 @@ def main(argv=None):
                              "paid only from a few hundred")
     parser.add_argument("--accelerator", default="cuda", help="cuda; cpu only to check that the script runs")
     parser.add_argument("--out", type=Path, default=None, help="folder for table.md")
-    args = parser.parse_args(argv)
+    own, cli_arguments = split_run_arguments(argv)
+    args = parser.parse_args(own)
     if args.accelerator == "cuda" and not torch.cuda.is_available():
         raise SystemExit("gpu_check: no CUDA device here (torch.cuda.is_available() is False)")
-    extra = ["--data.init_args.batch_size", str(args.batch_size)] if args.batch_size else []
+    extra = (["--data.init_args.batch_size", str(args.batch_size)] if args.batch_size else []) + cli_arguments
     rows = [plain_row(args.data_dir, args.iterations, args.accelerator, extra)]
     for precision in args.precisions:
         for compile in args.compile:

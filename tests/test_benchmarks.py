@@ -24,7 +24,8 @@ def run_script(args, cwd):
 def test_compare_runs_each_objective_with_and_without_its_regularizer(tmp_path):
     out = tmp_path / "cmp"
     run_script(["-m", "benchmarks.compare", "--objectives", "lsgan", "rpgan", "--variants", "shipped", "toggled",
-                "--seeds", "0", "1", "--iterations", "40", "--val_every", "20", "--out", str(out), "--group", "tiny"],
+                "--seeds", "0", "1", "--iterations", "40", "--val_every", "20", "--out", str(out), "--group", "tiny",
+                "--", "--data.init_args.val_size", "20000"],  # the shipped 1,000,000 cost seconds a validation
                cwd=ROOT)
     rows = list(csv.DictReader(open(out / "runs.csv")))
     # lsgan ships no regularizer, so its other variant adds R1; rpgan ships R1 + R2, so its other variant drops them.
@@ -116,7 +117,8 @@ def test_the_gpu_check_runs_through_on_the_cpu(tmp_path):
     out = tmp_path / "check"
     result = run_script(["-m", "benchmarks.gpu_check", "--data_dir", str(tmp_path / "images"), "--accelerator", "cpu",
                          "--precisions", "bf16-mixed", "--compile", "off", "--iterations", "2", "--batch_size", "32",
-                         "--out", str(out)],
+                         "--out", str(out), "--", "--model.init_args.generator.init_args.base_width", "8",
+                         "--model.init_args.discriminator.init_args.base_width", "8"],
                         cwd=ROOT)
     table = (out / "table.md").read_text()
     assert table in result.stdout and table.startswith("Device: cpu") and "batch 32 x 5 critic updates" in table
