@@ -114,6 +114,7 @@ def training_process(root, run_name, env, *extra, **popen):
     process = subprocess.Popen(
         [sys.executable, "-m", "gan_lightning", "fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"),
          "--trainer.default_root_dir", str(root), "--run_name", run_name, "--data.init_args.epoch_length", "20",
+         "--data.init_args.val_size", "20000",  # validations of the shipped 1,000,000 samples cost seconds
          "--trainer.max_epochs", "100000", "--trainer.enable_progress_bar", "false", *extra],
         env={**env, "PYTHONPATH": str(ROOT / "tests")}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         **popen)
@@ -150,11 +151,12 @@ def test_sigterm_under_slurm_leaves_a_checkpoint_the_requeued_job_resumes_from(t
     saved = torch.load(hpc, weights_only=False)
     assert saved["iteration"] >= 40
     assert saved["iteration"] == torch.load(tmp_path / "job" / "checkpoints" / "last.ckpt", weights_only=False)["iteration"]
-    epochs = saved["iteration"] // 20 + 2  # the requeued job: the same command, which now ends an epoch later
+    epochs = saved["iteration"] // 20 + 1  # the requeued job: the same command, which now ends with this epoch
     again = subprocess.run(
         [sys.executable, "-m", "gan_lightning", "fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"),
          "--trainer.default_root_dir", str(tmp_path), "--run_name", "job", "--data.init_args.epoch_length", "20",
-         "--trainer.max_epochs", str(epochs), "--trainer.enable_progress_bar", "false", "--trainer.logger", "false"],
+         "--data.init_args.val_size", "20000", "--trainer.max_epochs", str(epochs), "--trainer.enable_progress_bar",
+         "false", "--trainer.logger", "false"],
         env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     assert f"Restoring states from the checkpoint path at {hpc}" in again.stdout + again.stderr
@@ -205,7 +207,8 @@ def main_fit_resume(root, max_iterations):
     from gan_lightning.cli import GANCLI
 
     GANCLI(args=["fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"), "--trainer.default_root_dir", str(root),
-                 "--ckpt_path", "last", "--data.init_args.epoch_length", "20", "--trainer.max_epochs", "100000",
+                 "--ckpt_path", "last", "--data.init_args.epoch_length", "20", "--data.init_args.val_size", "20000",
+                 "--trainer.max_epochs", "100000",
                  "--trainer.max_steps", str(2 * max_iterations), "--trainer.enable_progress_bar", "false",
                  "--trainer.logger", "false"])
     return torch.load(root / "term" / "checkpoints" / "last.ckpt", weights_only=False)
