@@ -109,15 +109,18 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, c
     assert torch.isfinite(model.sample(10)).all()
 
 
+def fit_command(root, run_name, *extra):
+    """``fit`` of nsgan_gaussian.yaml in 20-iteration epochs, with no end of its own unless ``extra`` sets one."""
+    return [sys.executable, "-m", "gan_lightning", "fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"),
+            "--trainer.default_root_dir", str(root), "--run_name", run_name, "--data.init_args.epoch_length", "20",
+            "--data.init_args.val_size", "20000",  # validations of the shipped 1,000,000 samples cost seconds
+            "--trainer.max_epochs", "100000", "--trainer.enable_progress_bar", "false", *extra]
+
+
 def training_process(root, run_name, env, *extra, **popen):
-    """``fit`` of nsgan_gaussian.yaml in a process of its own, returned once it has drawn two validation plots."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gan_lightning", "fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"),
-         "--trainer.default_root_dir", str(root), "--run_name", run_name, "--data.init_args.epoch_length", "20",
-         "--data.init_args.val_size", "20000",  # validations of the shipped 1,000,000 samples cost seconds
-         "--trainer.max_epochs", "100000", "--trainer.enable_progress_bar", "false", *extra],
-        env={**env, "PYTHONPATH": str(ROOT / "tests")}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        **popen)
+    """``fit_command`` in a process of its own, returned once it has drawn two validation plots."""
+    process = subprocess.Popen(fit_command(root, run_name, *extra), env={**env, "PYTHONPATH": str(ROOT / "tests")},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
     plots = root / run_name / "plots"
     deadline = time.time() + 120
     while time.time() < deadline and len(list(plots.glob("*.png"))) < 2:
@@ -152,12 +155,8 @@ def test_sigterm_under_slurm_leaves_a_checkpoint_the_requeued_job_resumes_from(t
     assert saved["iteration"] >= 40
     assert saved["iteration"] == torch.load(tmp_path / "job" / "checkpoints" / "last.ckpt", weights_only=False)["iteration"]
     epochs = saved["iteration"] // 20 + 1  # the requeued job: the same command, which now ends with this epoch
-    again = subprocess.run(
-        [sys.executable, "-m", "gan_lightning", "fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"),
-         "--trainer.default_root_dir", str(tmp_path), "--run_name", "job", "--data.init_args.epoch_length", "20",
-         "--data.init_args.val_size", "20000", "--trainer.max_epochs", str(epochs), "--trainer.enable_progress_bar",
-         "false", "--trainer.logger", "false"],
-        env=env, capture_output=True, text=True, timeout=120)
+    again = subprocess.run(fit_command(tmp_path, "job", "--trainer.logger", "false", "--trainer.max_epochs", str(epochs)),
+                           env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     assert f"Restoring states from the checkpoint path at {hpc}" in again.stdout + again.stderr
     assert torch.load(tmp_path / "job" / "checkpoints" / "last.ckpt", weights_only=False)["iteration"] == 20 * epochs

@@ -481,13 +481,12 @@ class GANModule(LightningModule):
         fake = judged(fake)
         fake_layers = matched(fake)
         matching = sum(losses.feature_matching_loss(r, f) for r, f in zip(real_layers, fake_layers))
-        if not callable(getattr(self.discriminator, "output", None)):
+        head = getattr(self.discriminator, "output", None)
+        if not callable(head):
             return *self.critic_and_classes(fake, labels, augmented=True), matching
-        if labels is None and not self.auxiliary_classifier:
-            return self.discriminator.output(fake_layers[-1]), None, matching
         if self.auxiliary_classifier:
-            return *self.discriminator.output(fake_layers[-1], labels, with_classes=True), matching
-        return self.discriminator.output(fake_layers[-1], labels), None, matching
+            return *head(fake_layers[-1], labels, with_classes=True), matching
+        return (head(fake_layers[-1]) if labels is None else head(fake_layers[-1], labels)), None, matching
 
     def clip_and_step(self, opt) -> None:
         if self.hparams.gradient_clip_val is not None:
