@@ -202,6 +202,31 @@ def test_the_sigterm_handler_after_fit_is_the_one_from_before(tmp_path):
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+def test_after_a_fit_under_slurm_that_raised_sigusr1_reaches_the_handler_from_before(tmp_path, monkeypatch):
+    """Lightning skips callbacks' teardown when fit raises and puts back the SIGUSR1 handler it found, the
+    callback's: a later signal must still reach the handler the process had before fit."""
+    for key, value in dict(SLURM_JOB_ID="4242", SLURM_NTASKS="1", SLURM_JOB_NAME="fit", SLURM_PROCID="0",
+                           SLURM_LOCALID="0", SLURM_NODEID="0").items():
+        monkeypatch.setenv(key, value)
+    received = []
+    before = signal.signal(signal.SIGUSR1, lambda signum, frame: received.append(signum))
+    try:
+        interrupt = CheckpointOnInterrupt()
+        for _ in range(2):  # a second fit by the same callback does not take its own handler for the one before
+            trainer = L.Trainer(max_epochs=1, logger=False, callbacks=[interrupt], enable_progress_bar=False,
+                                enable_model_summary=False, enable_checkpointing=False, default_root_dir=tmp_path)
+            model = NSGAN(*networks())
+            model.generator_update = lambda *args: (_ for _ in ()).throw(RuntimeError("broken generator step"))
+            with pytest.raises(RuntimeError, match="broken generator step"):
+                trainer.fit(model, GaussianDataModule(batch_size=32, epoch_length=3))
+            assert not interrupt.fitting
+            signal.raise_signal(signal.SIGUSR1)
+            assert received == [signal.SIGUSR1] and not interrupt.requeue_requested
+            received.clear()
+    finally:
+        signal.signal(signal.SIGUSR1, before)
+
+
 def main_fit_resume(root, max_iterations):
     from gan_lightning.cli import GANCLI
 

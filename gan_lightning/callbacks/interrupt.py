@@ -57,17 +57,31 @@ class CheckpointOnInterrupt(Callback):
 
     def __init__(self):
         self.requeue_requested = False
-        self.previous_handler = None
+        self.fitting = False  # SIGUSR1 is this callback's while a fit under SLURM runs
+        self.previous_handler = None  # SIGUSR1's handler from before that fit
         self.requeued_at = None  # the hpc checkpoint the SIGUSR1 path saved in this fit
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         # Installed before Lightning registers its handlers, which then leave SIGUSR1 to this one.
         if stage == "fit" and SLURMEnvironment.detect() and threading.current_thread() is threading.main_thread():
             self.requeue_requested, self.requeued_at = False, None
-            self.previous_handler = signal.signal(signal.SIGUSR1, self.record_requeue_signal)
+            current = signal.signal(signal.SIGUSR1, self.record_requeue_signal)
+            if current != self.record_requeue_signal:  # else still this one, after a fit that raised
+                self.previous_handler = current
+            self.fitting = True
 
     def record_requeue_signal(self, signum, frame) -> None:
-        self.requeue_requested = True
+        if self.fitting:
+            self.requeue_requested = True
+            return
+        # Fit is over, yet this handler is installed: after a fit that raised, Lightning skips callbacks'
+        # `teardown` and puts back the handler it found when fit began, this one. Hand the signal on.
+        handler = self.previous_handler if self.previous_handler is not None else signal.SIG_DFL
+        signal.signal(signum, handler)
+        if callable(handler):
+            handler(signum, frame)
+        elif handler == signal.SIG_DFL:
+            signal.raise_signal(signum)
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Wraps Lightning's SIGTERM handler (installed by now; Lightning puts back the one from before
@@ -86,12 +100,16 @@ class CheckpointOnInterrupt(Callback):
         signal.signal(signal.SIGTERM, stop_logging_to_wandb)
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        if self.previous_handler is not None:
-            signal.signal(signal.SIGUSR1, self.previous_handler)
-            self.previous_handler = None
+        self.end_of_fit()
+
+    def end_of_fit(self) -> None:
+        """Gives SIGUSR1 back to the handler from before fit."""
+        if self.fitting:
+            signal.signal(signal.SIGUSR1, self.previous_handler if self.previous_handler is not None else signal.SIG_DFL)
+            self.fitting = False
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx) -> None:
-        if self.previous_handler is None:
+        if not self.fitting:
             return
         # One small all-reduce per iteration: every rank stops at the same iteration, the first to be signalled.
         if not trainer.strategy.reduce_boolean_decision(self.requeue_requested, all=False):
@@ -111,6 +129,7 @@ class CheckpointOnInterrupt(Callback):
         self.requeue_requested = False
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        self.end_of_fit()  # Lightning calls no `teardown` after an exception
         if not isinstance(exception, (KeyboardInterrupt, SIGTERMException)) or trainer.state.fn != "fit":
             return
         callback = trainer.checkpoint_callback
