@@ -140,12 +140,16 @@ def test_sigterm_saves_a_checkpoint_that_resumes(tmp_path):
     assert resumed["iteration"] == last["iteration"] + 5
 
 
+# What SLURMEnvironment.detect() and a one-task job's rank read: a SLURM job without SLURM.
+SLURM_JOB_ENV = dict(SLURM_JOB_ID="4242", SLURM_NTASKS="1", SLURM_JOB_NAME="fit", SLURM_PROCID="0", SLURM_LOCALID="0",
+                     SLURM_NODEID="0")
+
+
 def test_sigterm_under_slurm_leaves_a_checkpoint_the_requeued_job_resumes_from(tmp_path):
     """A SLURM job stopped by SIGTERM (preemption, `scontrol requeue`) and requeued starts the same command
     again, without --ckpt_path: it resumes from the hpc_ckpt_<n>.ckpt the signal left in the run folder."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "WANDB_"))}
-    env.update(SLURM_JOB_ID="4242", SLURM_NTASKS="1", SLURM_JOB_NAME="fit", SLURM_PROCID="0", SLURM_LOCALID="0",
-               SLURM_NODEID="0", WANDB_MODE="disabled")
+    env.update(SLURM_JOB_ENV, WANDB_MODE="disabled")
     process = training_process(tmp_path, "job", env, "--trainer.logger", "false")
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=60)
@@ -205,9 +209,12 @@ def test_the_sigterm_handler_after_fit_is_the_one_from_before(tmp_path):
 def test_after_a_fit_under_slurm_that_raised_sigusr1_reaches_the_handler_from_before(tmp_path, monkeypatch):
     """Lightning skips callbacks' teardown when fit raises and puts back the SIGUSR1 handler it found, the
     callback's: a later signal must still reach the handler the process had before fit."""
-    for key, value in dict(SLURM_JOB_ID="4242", SLURM_NTASKS="1", SLURM_JOB_NAME="fit", SLURM_PROCID="0",
-                           SLURM_LOCALID="0", SLURM_NODEID="0").items():
+    for key, value in SLURM_JOB_ENV.items():
         monkeypatch.setenv(key, value)
+
+    def broken_generator_step(*args):
+        raise RuntimeError("broken generator step")
+
     received = []
     before = signal.signal(signal.SIGUSR1, lambda signum, frame: received.append(signum))
     try:
@@ -216,7 +223,7 @@ def test_after_a_fit_under_slurm_that_raised_sigusr1_reaches_the_handler_from_be
             trainer = L.Trainer(max_epochs=1, logger=False, callbacks=[interrupt], enable_progress_bar=False,
                                 enable_model_summary=False, enable_checkpointing=False, default_root_dir=tmp_path)
             model = NSGAN(*networks())
-            model.generator_update = lambda *args: (_ for _ in ()).throw(RuntimeError("broken generator step"))
+            model.generator_update = broken_generator_step
             with pytest.raises(RuntimeError, match="broken generator step"):
                 trainer.fit(model, GaussianDataModule(batch_size=32, epoch_length=3))
             assert not interrupt.fitting

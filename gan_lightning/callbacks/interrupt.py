@@ -76,8 +76,7 @@ class CheckpointOnInterrupt(Callback):
             return
         # Fit is over, yet this handler is installed: after a fit that raised, Lightning skips callbacks'
         # `teardown` and puts back the handler it found when fit began, this one. Hand the signal on.
-        handler = self.previous_handler if self.previous_handler is not None else signal.SIG_DFL
-        signal.signal(signum, handler)
+        handler = self.give_back_sigusr1()
         if callable(handler):
             handler(signum, frame)
         elif handler == signal.SIG_DFL:
@@ -103,10 +102,15 @@ class CheckpointOnInterrupt(Callback):
         self.end_of_fit()
 
     def end_of_fit(self) -> None:
-        """Gives SIGUSR1 back to the handler from before fit."""
         if self.fitting:
-            signal.signal(signal.SIGUSR1, self.previous_handler if self.previous_handler is not None else signal.SIG_DFL)
+            self.give_back_sigusr1()
             self.fitting = False
+
+    def give_back_sigusr1(self):
+        """Installs SIGUSR1's handler from before fit again (the default if there was none) and returns it."""
+        handler = self.previous_handler if self.previous_handler is not None else signal.SIG_DFL
+        signal.signal(signal.SIGUSR1, handler)
+        return handler
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx) -> None:
         if not self.fitting:
