@@ -3,7 +3,8 @@ import torch
 from torch.testing import assert_close
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.networks import AnimeCritic, DCGANDiscriminator, MLPDiscriminator, MLPGenerator
+from gan_lightning.networks import AnimeCritic, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from gan_lightning.networks.dcgan import LatentProjection
 
 
 def test_tutorial_networks_have_the_tutorials_shapes():
@@ -122,3 +123,22 @@ def test_mlp_and_anime_discriminators_list_their_hidden_layers_too(spectral_norm
     assert [tuple(h.shape) for h in layers] == [(2, 4, 32, 32), (2, 8, 16, 16), (2, 16, 8, 8), (2, 32 * 16)]
     assert_close(layers[0], torch.nn.functional.leaky_relu(critic.convs[0](images), 0.2))
     assert_close(layers[-1], critic.features(images))
+
+
+def test_the_generators_first_layer_computes_what_a_transposed_convolution_does():
+    g = DCGANGenerator(latent_dim=10, image_size=28, channels=3, base_width=8)
+    first = g.net[0]
+    assert isinstance(first, LatentProjection) and list(g.state_dict())[0] == "net.0.weight"  # checkpoint keys as before
+    reference = torch.nn.ConvTranspose2d(10, 16, 7, 1, 0, bias=False)
+    reference.weight.data.copy_(first.weight.data)
+    z = torch.randn(5, 10, 1, 1)
+    out, expected = first(z), reference(z)
+    assert out.shape == (5, 16, 7, 7)
+    assert_close(out, expected)
+    out.square().sum().backward()
+    expected.square().sum().backward()
+    assert_close(first.weight.grad, reference.weight.grad)
+    # Under the model's channels-last layout (weights converted by Module.to) the numbers stay the same.
+    assert_close(first.to(memory_format=torch.channels_last)(z), expected.detach())
+    with pytest.raises(ValueError, match=r"expected noise of shape \[B, 10, 1, 1\], got \[5, 10, 2, 2\]"):
+        first(torch.randn(5, 10, 2, 2))

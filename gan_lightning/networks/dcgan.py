@@ -36,6 +36,23 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
     raise ConfigError(f"norm must be 'batch', 'layer' or 'none', got {kind!r}")
 
 
+class LatentProjection(nn.ConvTranspose2d):
+    """The generator's first layer: noise ``[B, latent_dim, 1, 1]`` -> ``[B, width, size, size]``.
+
+    A transposed convolution (stride 1, no padding, no bias) of a 1x1 input is one matrix product,
+    computed as that: the same weights, keys and numbers as ``nn.ConvTranspose2d``, where torch's CPU
+    kernel for it took ~5 times as long (a tenth of a Stacked MNIST generator's forward pass).
+    """
+
+    def __init__(self, latent_dim: int, width: int, size: int):
+        super().__init__(latent_dim, width, size, 1, 0, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-2:] != (1, 1):
+            raise ValueError(f"LatentProjection: expected noise of shape [B, {self.in_channels}, 1, 1], got {list(x.shape)}")
+        return (x.flatten(1) @ self.weight.flatten(1)).view(x.shape[0], self.out_channels, *self.kernel_size)
+
+
 def dcgan_init(module: nn.Module) -> None:
     """Weights N(0, 0.02), norm scales N(1, 0.02), biases 0, as in the DCGAN paper."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
@@ -74,7 +91,7 @@ class DCGANGenerator(nn.Module):
             return ConditionalBatchNorm2d(num_classes, width) if num_classes else norm_layer(norm, width)
 
         widths = [base_width * 2 ** i for i in reversed(range(n))]  # e.g. 512, 256, 128, 64
-        layers = [nn.ConvTranspose2d(latent_dim, widths[0], start, 1, 0, bias=False), norm_of(widths[0]), nn.ReLU(True)]
+        layers = [LatentProjection(latent_dim, widths[0], start), norm_of(widths[0]), nn.ReLU(True)]
         for w_in, w_out in zip(widths[:-1], widths[1:]):
             layers += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False), norm_of(w_out), nn.ReLU(True)]
         layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), nn.Tanh()]
