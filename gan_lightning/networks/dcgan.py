@@ -40,8 +40,9 @@ class LatentProjection(nn.ConvTranspose2d):
     """The generator's first layer: noise ``[B, latent_dim, 1, 1]`` -> ``[B, width, size, size]``.
 
     A transposed convolution (stride 1, no padding, no bias) of a 1x1 input is one matrix product,
-    computed as that: the same weights, keys and numbers as ``nn.ConvTranspose2d``, where torch's CPU
-    kernel for it took ~5 times as long (a tenth of a Stacked MNIST generator's forward pass).
+    computed as that: the same weights and keys as ``nn.ConvTranspose2d``, the same values to float
+    rounding, where torch's CPU kernel for it took 2.5-3.1 ms against 0.5-0.8 ms (batch 64, the
+    Stacked MNIST generator's 100 -> 64 x 7 x 7; about a sixth of that generator's forward pass).
     """
 
     def __init__(self, latent_dim: int, width: int, size: int):
