@@ -186,6 +186,22 @@ def test_sigterm_to_the_whole_job_closes_wandb_quietly(tmp_path):
                                                     weights_only=False)["iteration"] >= 40
 
 
+def test_a_sigterm_after_training_ended_lets_rank_0_finish_though_rank_1_has_exited(tmp_path):
+    """A SLURM step that ends signals the ranks still tearing down. Lightning's SIGTERM handler would
+    broadcast the signal to rank 1, gone already: a gloo error on rank 0 and a failed job. W&B's service,
+    signalled too, is closed quietly."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "WANDB_"))}
+    env.update(WANDB_MODE="offline", WANDB_SILENT="true")
+    result = subprocess.run([sys.executable, str(ROOT / "tests" / "sigterm_after_training.py"), str(tmp_path)],
+                            cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT / "tests")}, capture_output=True,
+                            text=True, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and "Traceback" not in output, output[-3000:]
+    assert "SIGTERM after training ended" in result.stderr and "fit ended" in result.stdout, output[-3000:]
+    (run,) = (tmp_path / "wandb").glob("offline-run-*")
+    assert list(run.glob("*.wandb"))
+
+
 def test_the_sigterm_handler_after_fit_is_the_one_from_before(tmp_path):
     """The handler that stops W&B logging wraps Lightning's only while fit runs."""
     before = signal.getsignal(signal.SIGTERM)

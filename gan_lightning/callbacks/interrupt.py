@@ -16,9 +16,9 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 
-def close_wandb() -> None:
-    """Finishes the W&B run (exit code 1) and stops W&B's service process, saying nothing if the service
-    is gone. A scheduler's SIGTERM (SLURM's requeue or time limit, ``scancel``) reaches every process
+def close_wandb(exit_code: int = 1) -> None:
+    """Finishes the W&B run (exit code 1: interrupted) and stops W&B's service process, saying nothing if
+    the service is gone. A scheduler's SIGTERM (SLURM's requeue or time limit, ``scancel``) reaches every process
     of the job, the service too, and W&B's own exit hook would then print a ConnectionResetError
     traceback into the job's log after the checkpoint was saved."""
     wandb = sys.modules.get("wandb")
@@ -26,7 +26,7 @@ def close_wandb() -> None:
         return
     with contextlib.suppress(Exception):
         if wandb.run is not None:
-            wandb.run.finish(exit_code=1)
+            wandb.run.finish(exit_code=exit_code)
     with contextlib.suppress(Exception):
         wandb.teardown()
 
@@ -53,9 +53,15 @@ class CheckpointOnInterrupt(Callback):
     saves wherever the signal lands, mid-iteration and at a different point on each rank; this
     one only records the signal, and the ranks agree at the end of an iteration to save there, so
     the resumed run is bit for bit the uninterrupted one.
+
+    A SIGTERM after training has ended (a SLURM step ending while the ranks tear down) has nothing left
+    to stop: the run finishes its teardown, without Lightning's handler and its broadcast to ranks that
+    may have exited.
     """
 
     def __init__(self):
+        self.training_ended = False  # SIGTERM then has nothing to stop
+        self.terminated_after_training = False
         self.requeue_requested = False
         self.fitting = False  # SIGUSR1 is this callback's while a fit under SLURM runs
         self.previous_handler = None  # SIGUSR1's handler from before that fit
@@ -90,16 +96,29 @@ class CheckpointOnInterrupt(Callback):
         if threading.current_thread() is not threading.main_thread():
             return
         lightning_handler = signal.getsignal(signal.SIGTERM)
+        self.training_ended = self.terminated_after_training = False
 
         def stop_logging_to_wandb(signum, frame):
             trainer.loggers = [logger for logger in trainer.loggers if not isinstance(logger, WandbLogger)]
+            if self.training_ended:
+                # Nothing is left to stop, and Lightning's handler would broadcast the signal to the other
+                # ranks, which may have exited already (a SLURM step ending): a gloo/NCCL error mid-teardown.
+                self.terminated_after_training = True
+                return
             if callable(lightning_handler):
                 lightning_handler(signum, frame)
 
         signal.signal(signal.SIGTERM, stop_logging_to_wandb)
 
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.training_ended = True  # a SIGTERM from now on lets the run finish its teardown
+
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         self.end_of_fit()
+        if stage == "fit" and self.terminated_after_training:
+            rank_zero_info("SIGTERM after training ended: the run's checkpoints stand; closing W&B")
+            close_wandb(exit_code=0 if self.requeued_at is None else 1)
+            self.terminated_after_training = False
 
     def end_of_fit(self) -> None:
         if self.fitting:
