@@ -44,7 +44,8 @@ def main(root):
     model = WGANGP(MLPGenerator(4, [1], [16, 16]), MLPDiscriminator([1], [16, 16]), n_critic=1)
     trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp_find_unused_parameters_true", max_epochs=1,
                         logger=WandbLogger(save_dir=root, offline=True), enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0, default_root_dir=root,
+                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                        default_root_dir=root,
                         callbacks=[CheckpointOnInterrupt(), SigtermOnceThePeerHasExited()])
     trainer.fit(model, GaussianDataModule(batch_size=16, epoch_length=3))
     if trainer.global_rank == 0:
