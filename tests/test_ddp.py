@@ -52,8 +52,8 @@ def test_the_cli_closes_its_gloo_process_group_before_the_process_exits(tmp_path
             "2", "--trainer.accelerator", "cpu", "--trainer.max_epochs", "1", "--data.init_args.epoch_length", "12",
             "--trainer.enable_progress_bar", "false", "--trainer.logger", "false", "--trainer.default_root_dir", "runs",
             "--run_name", "ddp"]
-    result = subprocess.run([sys.executable, str(ROOT / "tests" / "cli_process_group.py"), *args], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, str(ROOT / "tests" / "cli_process_group.py"), *args], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     reports = [tmp_path / f"group-open-rank{rank}.txt" for rank in (0, 1)]
     deadline = time.monotonic() + 60  # rank 1 may end after rank 0
