@@ -190,12 +190,15 @@ def test_an_unconditional_checkpoint_of_the_previous_release_still_loads_and_sam
     old = ROOT / "tests" / "data" / "nsgan_gaussian_5d68510.ckpt"
     expected = torch.load(ROOT / "tests" / "data" / "nsgan_gaussian_5d68510_samples_seed3.pt")
     main(["sample", "--ckpt_path", str(old), "--num_samples", "100", "--seed", "3", "--output", str(tmp_path / "a.pt")])
-    torch.testing.assert_close(torch.load(tmp_path / "a.pt"), expected, rtol=0, atol=0)  # the generator alone
+    # Equal to float rounding: another CPU's kernels may round a sample (values near 4) one ulp apart (2.4e-7),
+    # where a wrongly loaded weight or noise stream would move it by far more.
+    same = dict(rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(torch.load(tmp_path / "a.pt"), expected, **same)  # the generator alone
     from gan_lightning.sample import draw, load_model
 
     model = load_model(old)  # the whole model, as evaluate loads it
     assert model.num_classes is None and model.fixed_labels is None
-    torch.testing.assert_close(draw(model, 100, seed=3), expected, rtol=0, atol=0)
+    torch.testing.assert_close(draw(model, 100, seed=3), expected, **same)
 
 
 def test_evaluate_a_conditional_mnist_run_reports_accuracy_and_intra_fid(tmp_path):

@@ -18,17 +18,19 @@ def adam(lr, beta1):
     return lambda params: torch.optim.Adam(params, lr=lr, betas=(beta1, 0.9))
 
 
-# The settings of configs/<objective>_gaussian.yaml, which the CLI tests run as files.
+# The losses, optimizers and constraints of configs/<objective>_gaussian.yaml (the CLI tests run the files
+# themselves, with their schedules and regularizers); keyword arguments go to the model.
 OBJECTIVES = {
-    "GAN": lambda g, d: GAN(g, d, optimizer_g=adam(1e-3, 0.5), optimizer_d=adam(1e-3, 0.5)),
-    "NSGAN": lambda g, d: NSGAN(g, d, optimizer_g=adam(1e-3, 0.5), optimizer_d=adam(1e-3, 0.5)),
-    "WGAN": lambda g, d: WGAN(g, d, optimizer_g=lambda p: torch.optim.RMSprop(p, lr=5e-4),
-                              optimizer_d=lambda p: torch.optim.RMSprop(p, lr=5e-4), clip_value=0.01),
-    "WGANGP": lambda g, d: WGANGP(g, d, optimizer_g=adam(1e-3, 0.0), optimizer_d=adam(1e-3, 0.0), gp_weight=0.1),
-    "Hinge": lambda g, d: Hinge(g, d, optimizer_g=adam(1e-3, 0.5), optimizer_d=adam(1e-3, 0.5)),
-    "LSGAN": lambda g, d: LSGAN(g, d, optimizer_g=adam(1e-3, 0.5), optimizer_d=adam(1e-3, 0.5)),
-    "RpGAN": lambda g, d: RpGAN(g, d, optimizer_g=adam(1e-3, 0.5), optimizer_d=adam(1e-3, 0.5),
-                                regularizers=[R1(gamma=0.1), R2(gamma=0.1)]),
+    "GAN": lambda g, d, **kw: GAN(g, d, optimizer_g=adam(1e-3, 0.5), optimizer_d=adam(1e-3, 0.5), **kw),
+    "NSGAN": lambda g, d, **kw: NSGAN(g, d, optimizer_g=adam(1e-3, 0.5), optimizer_d=adam(1e-3, 0.5), **kw),
+    "WGAN": lambda g, d, **kw: WGAN(g, d, optimizer_g=lambda p: torch.optim.RMSprop(p, lr=5e-4),
+                                    optimizer_d=lambda p: torch.optim.RMSprop(p, lr=5e-4), clip_value=0.01, **kw),
+    "WGANGP": lambda g, d, **kw: WGANGP(g, d, optimizer_g=adam(1e-3, 0.0), optimizer_d=adam(1e-3, 0.0), gp_weight=0.1,
+                                        **kw),
+    "Hinge": lambda g, d, **kw: Hinge(g, d, optimizer_g=adam(1e-3, 0.5), optimizer_d=adam(1e-3, 0.5), **kw),
+    "LSGAN": lambda g, d, **kw: LSGAN(g, d, optimizer_g=adam(1e-3, 0.5), optimizer_d=adam(1e-3, 0.5), **kw),
+    "RpGAN": lambda g, d, **kw: RpGAN(g, d, optimizer_g=adam(1e-3, 0.5), optimizer_d=adam(1e-3, 0.5),
+                                      regularizers=[R1(gamma=0.1), R2(gamma=0.1)], **kw),
 }
 
 
@@ -56,7 +58,10 @@ def fit(model, iterations, **data_kwargs):
 @pytest.mark.parametrize("name", OBJECTIVES)
 def test_a_short_run_spreads_a_collapsed_generator_to_the_data(name):
     L.seed_everything(0)
-    model = OBJECTIVES[name](*networks())
+    # Sampled from the average of G's recent weights, as every shipped Gaussian config samples: at a constant rate
+    # the plain objectives circle the data, and where one snapshot of that lands moves with the CPU's float
+    # rounding (NS-GAN's W1 at seed 0 0.122 on one CPU, under 0.12 on another; 0.025 with the average).
+    model = OBJECTIVES[name](*networks(), ema_decay=0.999)
     data = GaussianDataModule()
     before, std_before = w1_to_data(model, data), float(model.sample(5000, seed=1).std())
     fit(model, iterations=1000)
