@@ -22,12 +22,14 @@ TINY_MNIST = ["--data.init_args.data_dir", "data", "--data.init_args.download", 
               "--trainer.limit_train_batches", "3", "--trainer.val_check_interval", "3"]
 
 
-def run_cli(args: list[str], cwd: Path, timeout: float = 300, check: bool = True):
-    """Runs ``python -m gan_lightning ARGS`` in a subprocess, as a user would."""
+def run_cli(args: list[str], cwd: Path, timeout: float = 300, check: bool = True,
+            entry: tuple[str, ...] = ("-m", "gan_lightning")):
+    """Runs ``python -m gan_lightning ARGS`` in a subprocess, as a user would (``entry``: a script that calls
+    the CLI's ``main`` instead)."""
     # WANDB_SERVICE would hand the child to this process's W&B service, if a test started one.
     env = {k: v for k, v in os.environ.items() if k not in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_SERVICE")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests"), env.get("PYTHONPATH", "")])  # test-made feature nets
-    result = subprocess.run([sys.executable, "-m", "gan_lightning", *args], cwd=cwd, env=env,
+    result = subprocess.run([sys.executable, *entry, *args], cwd=cwd, env=env,
                             capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"exit {result.returncode}\nSTDOUT:\n{result.stdout[-3000:]}\nSTDERR:\n{result.stderr[-5000:]}")

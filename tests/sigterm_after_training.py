@@ -1,8 +1,9 @@
 """Two CPU ranks (gloo) fit WGAN-GP; once training has ended, rank 0 waits for rank 1 to exit, then it and
 W&B's service are sent SIGTERM, as a SLURM step that is ending signals the ranks still tearing down: the
-script behind test_faults.py's test of it. Prints "fit ended" on rank 0 when fit returns. Rank 1's exit code is printed,
-not asserted: torch's gloo aborts a process at exit now and then ("terminate called without an active
-exception", about 1 run in 17 here), which is not what this script is about.
+script behind test_faults.py's test of it. Prints "fit ended" on rank 0 when fit returns. Rank 1's exit
+code is printed, not asserted: a gloo process group left to the interpreter's exit (this script builds
+its Trainer itself, without the CLI, which closes the group) aborts a process now and then ("terminate
+called without an active exception", about 1 run in 17 here), which is not what this script is about.
 
     python tests/sigterm_after_training.py ROOT
 """
