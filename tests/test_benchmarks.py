@@ -23,27 +23,27 @@ def run_script(args, cwd):
 
 def test_compare_runs_each_objective_with_and_without_its_regularizer(tmp_path):
     out = tmp_path / "cmp"
-    run_script(["-m", "benchmarks.compare", "--objectives", "lsgan", "rpgan", "--variants", "shipped", "toggled",
+    run_script(["-m", "benchmarks.compare", "--objectives", "wgan", "rpgan", "--variants", "shipped", "toggled",
                 "--seeds", "0", "1", "--iterations", "40", "--val_every", "20", "--out", str(out), "--group", "tiny",
                 "--", "--data.init_args.val_size", "20000"],  # the shipped 1,000,000 cost seconds a validation
                cwd=ROOT)
     rows = list(csv.DictReader(open(out / "runs.csv")))
-    # lsgan ships no regularizer, so its other variant adds R1; rpgan ships R1 + R2, so its other variant drops them.
+    # wgan ships no regularizer (its constraint is weight clipping), so its other variant adds R1; rpgan ships R1 + R2, so its other variant drops them.
     assert [(r["objective"], r["variant"], r["seed"]) for r in rows] == [
-        (o, v, s) for o, variants in [("lsgan", ["shipped", "+R1"]), ("rpgan", ["shipped", "no regularizer"])]
+        (o, v, s) for o, variants in [("wgan", ["shipped", "+R1"]), ("rpgan", ["shipped", "no regularizer"])]
         for v in variants for s in "01"]
     for r in rows:
         assert r["iterations"] == "40" and r["fakes"] == r["reals"] == "10000"  # last.ckpt, on 10,000 samples
         assert float(r["w1_sigma"]) == pytest.approx(float(r["w1"]) / 0.5)
     saved = {d.name: yaml.safe_load((d / "config.yaml").read_text())["model"]["init_args"] for d in (out / "runs").iterdir()}
-    assert [x["class_path"] for x in saved["lsgan-toggled-gaussian-seed0"]["regularizers"]] == ["gan_lightning.regularizers.R1"]
+    assert [x["class_path"] for x in saved["wgan-toggled-gaussian-seed0"]["regularizers"]] == ["gan_lightning.regularizers.R1"]
     assert saved["rpgan-toggled-gaussian-seed0"]["regularizers"] == []
     assert len(saved["rpgan-shipped-gaussian-seed1"]["regularizers"]) == 2
     # The learning-rate decay follows the run's length.
-    assert saved["lsgan-shipped-gaussian-seed0"]["scheduler_g"]["init_args"]["total_iters"] == 40
+    assert saved["wgan-shipped-gaussian-seed0"]["scheduler_g"]["init_args"]["total_iters"] == 40
 
     points = list(csv.DictReader(open(out / "points.csv")))
-    assert [p["iteration"] for p in points if p["objective"] == "lsgan" and p["variant"] == "+R1" and p["seed"] == "1"] \
+    assert [p["iteration"] for p in points if p["objective"] == "wgan" and p["variant"] == "+R1" and p["seed"] == "1"] \
         == ["20", "40"]
     # The checkpoint the config's monitor picked (lowest val/w1) is measured again, on noise no validation drew.
     for r in rows:
