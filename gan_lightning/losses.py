@@ -62,8 +62,10 @@ def per_output_norms(grads: Tensor, outputs: Tensor) -> Tensor:
     return grads.reshape(len(outputs), -1).norm(2, dim=1)
 
 
-def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, alpha: Tensor | None = None) -> Tensor:
-    """Gulrajani et al. 2017: E[(||grad_x f(x_hat)||_2 - 1)^2] on random interpolates x_hat.
+def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, alpha: Tensor | None = None,
+                     one_sided: bool = False) -> Tensor:
+    """Gulrajani et al. 2017: E[(||grad_x f(x_hat)||_2 - 1)^2] on random interpolates x_hat; one-sided,
+    E[max(0, ||grad_x f(x_hat)||_2 - 1)^2] (Petzka et al. 2018's Lipschitz penalty).
 
     Args:
         critic: maps ``[B, *shape]`` to scores ``[B]`` or ``[B, 1]``; must treat samples
@@ -72,6 +74,9 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, alpha: Tenso
         real: ``[B, *shape]`` real samples.
         fake: ``[B, *shape]`` generated samples (detached or not; no gradient reaches G).
         alpha: ``[B]`` interpolation weights in [0, 1]; drawn uniformly when not given.
+        one_sided: penalize only norms above 1. The two-sided penalty pushes the critic's slope up to 1
+            even where the two distributions already agree, so the generator is pushed on at the
+            equilibrium (Mescheder et al. 2018: not locally convergent); the one-sided one only caps it.
 
     Returns:
         A float32 scalar >= 0, computed in float32 whatever the autocast context. The graph is kept (``create_graph=True``) so it can be back-propagated
@@ -89,7 +94,8 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, alpha: Tenso
         scores = critic(interpolates)
         # autograd.grad, not backward(create_graph=True): the latter leaks memory and breaks DDP.
         (grads,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
-        return ((per_output_norms(grads, scores) - 1) ** 2).mean()
+        excess = per_output_norms(grads, scores) - 1
+        return ((excess.clamp(min=0) if one_sided else excess) ** 2).mean()
 
 
 @torch.no_grad()

@@ -98,7 +98,8 @@ class R2(Regularizer):
 
 
 class GradientPenalty(Regularizer):
-    """Gulrajani et al. 2017: weight * E[(||grad D(x_hat)||_2 - 1)^2] on random interpolates x_hat.
+    """Gulrajani et al. 2017: weight * E[(||grad D(x_hat)||_2 - 1)^2] on random interpolates x_hat
+    (one-sided: weight * E[max(0, ||grad D(x_hat)||_2 - 1)^2], Petzka et al. 2018).
 
     The critic's pass over the interpolates runs in float32 with autocast off. The critic must
     treat samples independently (no batch norm): the penalty is per sample.
@@ -106,12 +107,14 @@ class GradientPenalty(Regularizer):
     Args:
         weight: lambda (10 in the paper).
         every: apply every ``every`` critic steps, weighted by ``every`` (lazy).
+        one_sided: penalize only slopes above 1 (see ``losses.gradient_penalty``).
     """
 
     name = "gp"
 
-    def __init__(self, weight: float = 10.0, every: int = 1):
+    def __init__(self, weight: float = 10.0, every: int = 1, one_sided: bool = False):
         super().__init__(weight, every)
+        self.one_sided = one_sided
 
     def penalty(self, critic, real, fake, real_out, fake_out):
-        return gradient_penalty(critic, real, fake)
+        return gradient_penalty(critic, real, fake, one_sided=self.one_sided)

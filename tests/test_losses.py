@@ -43,6 +43,14 @@ def test_gradient_penalty_is_zero_for_a_1_lipschitz_linear_critic_and_positive_f
     assert_close(steep, torch.tensor(16.0))  # (5 - 1)^2
 
 
+def test_the_one_sided_gradient_penalty_leaves_gentle_slopes_alone_and_charges_steep_ones_as_the_two_sided():
+    real, fake = torch.randn(16, 2) + 4, torch.randn(16, 2)
+    gentle, steep = linear_critic([0.3, 0.4]), linear_critic([3.0, 4.0])  # ||w|| = 0.5 and 5
+    assert_close(losses.gradient_penalty(gentle, real, fake), torch.tensor(0.25))  # (0.5 - 1)^2
+    assert_close(losses.gradient_penalty(gentle, real, fake, one_sided=True), torch.tensor(0.0), atol=1e-6, rtol=0)
+    assert_close(losses.gradient_penalty(steep, real, fake, one_sided=True), torch.tensor(16.0))
+
+
 def test_gradient_penalty_backpropagates_into_the_critic_and_works_on_images():
     critic = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 1))
     penalty = losses.gradient_penalty(critic, torch.randn(5, 3, 4, 4), torch.randn(5, 3, 4, 4))

@@ -59,6 +59,19 @@ def test_a_regularizer_of_weight_zero_is_never_computed():
     assert "gp" not in terms and "d_real" in terms
 
 
+def test_wgangp_with_gp_one_sided_charges_nothing_for_a_gentle_critic():
+    """The critic's slopes are all far under 1: the paper's penalty charges (1 - slope)^2, the one-sided one nothing."""
+    terms = {}
+    for one_sided in (False, True):
+        torch.manual_seed(0)
+        model = WGANGP(MLPGenerator(latent_dim=2), MLPDiscriminator(), gp_weight=1.0, gp_one_sided=one_sided, n_critic=1)
+        with torch.no_grad():
+            for p in model.discriminator.parameters():
+                p.mul_(0.01)
+        terms[one_sided] = model.critic_loss(torch.randn(8, 1) + 4, torch.randn(8, 1), critic_step=0)["gp"]
+    assert terms[False] > 0.9 and terms[True] == 0
+
+
 def test_bad_weights_stop_with_one_line():
     with pytest.raises(ConfigError, match="need weight >= 0 and every >= 1, got -0.5 and 1"):
         R1(gamma=-1.0)

@@ -66,16 +66,18 @@ class WGANGP(GANModule):
 
     Args:
         gp_weight: lambda, the weight of the gradient penalty (10 in the paper).
+        gp_one_sided: penalize only input-gradient norms above 1 (Petzka et al. 2018), so the
+            penalty caps the critic's slope without pushing it up to 1 where the data already match.
         n_critic: critic updates per generator update (5 in the paper).
         **kwargs: the arguments of ``GANModule``.
     """
 
-    def __init__(self, *args, gp_weight: float = 10.0, n_critic: int = 5, regularizers: Optional[list[Regularizer]] = None,
-                 **kwargs):
+    def __init__(self, *args, gp_weight: float = 10.0, gp_one_sided: bool = False, n_critic: int = 5,
+                 regularizers: Optional[list[Regularizer]] = None, **kwargs):
         if gp_weight < 0:
             raise ConfigError(f"WGANGP: gp_weight must be >= 0, got {gp_weight}")
-        super().__init__(*args, n_critic=n_critic, regularizers=[GradientPenalty(gp_weight), *(regularizers or [])],
-                         **kwargs)
+        penalty = GradientPenalty(gp_weight, one_sided=gp_one_sided)
+        super().__init__(*args, n_critic=n_critic, regularizers=[penalty, *(regularizers or [])], **kwargs)
         self.gp_weight = gp_weight
 
     @staticmethod
