@@ -202,6 +202,30 @@ def test_a_sigterm_after_training_ended_lets_rank_0_finish_though_rank_1_has_exi
     assert list(run.glob("*.wandb"))
 
 
+@pytest.mark.parametrize("requeued", [False, True])
+def test_slurms_sigterm_for_a_requeue_this_run_asked_for_does_not_reach_lightnings_handler(requeued, tmp_path):
+    """After the SIGUSR1 path saved its hpc checkpoint and ran ``scontrol requeue``, SLURM signals every rank
+    while they stop; Lightning's handler would broadcast the signal from inside whatever collective each rank
+    is in (the last checkpoint's barrier): gloo's "Connection reset by peer" on rank 0 in the job's log."""
+    from lightning.pytorch.loggers import WandbLogger
+
+    lightning_calls = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: lightning_calls.append(signum))
+    try:
+        callback = CheckpointOnInterrupt()
+        wandb_logger = object.__new__(WandbLogger)  # only its type matters here
+        trainer = type("Trainer", (), {"loggers": [wandb_logger]})()
+        callback.on_train_start(trainer, None)
+        if requeued:
+            callback.requeued_at = tmp_path / "hpc_ckpt_1.ckpt"
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert trainer.loggers == []  # W&B's service may be gone too
+        assert lightning_calls == ([] if requeued else [signal.SIGTERM])
+        assert callback.terminated_after_training == requeued
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def test_the_sigterm_handler_after_fit_is_the_one_from_before(tmp_path):
     """The handler that stops W&B logging wraps Lightning's only while fit runs."""
     before = signal.getsignal(signal.SIGTERM)

@@ -54,9 +54,9 @@ class CheckpointOnInterrupt(Callback):
     one only records the signal, and the ranks agree at the end of an iteration to save there, so
     the resumed run is bit for bit the uninterrupted one.
 
-    A SIGTERM after training has ended (a SLURM step ending while the ranks tear down) has nothing left
-    to stop: the run finishes its teardown, without Lightning's handler and its broadcast to ranks that
-    may have exited.
+    A SIGTERM after training has ended (a SLURM step ending while the ranks tear down), or after this
+    callback requeued the job (SLURM's SIGTERM for the requeue), has nothing left to stop: the run
+    finishes, without Lightning's handler and its broadcast to ranks that may have exited.
     """
 
     def __init__(self):
@@ -100,9 +100,11 @@ class CheckpointOnInterrupt(Callback):
 
         def stop_logging_to_wandb(signum, frame):
             trainer.loggers = [logger for logger in trainer.loggers if not isinstance(logger, WandbLogger)]
-            if self.training_ended:
-                # Nothing is left to stop, and Lightning's handler would broadcast the signal to the other
-                # ranks, which may have exited already (a SLURM step ending): a gloo/NCCL error mid-teardown.
+            if self.training_ended or self.requeued_at is not None:
+                # Nothing is left to stop (training is over, or this run saved its hpc checkpoint, requeued
+                # the job and is stopping: SLURM's SIGTERM for that requeue is expected), and Lightning's
+                # handler would broadcast the signal to the other ranks, which may have exited already or sit
+                # in another collective (a barrier of the last checkpoint save): a gloo/NCCL error.
                 self.terminated_after_training = True
                 return
             if callable(lightning_handler):
