@@ -28,7 +28,8 @@ def test_compare_runs_each_objective_with_and_without_its_regularizer(tmp_path):
                 "--", "--data.init_args.val_size", "20000"],  # the shipped 1,000,000 cost seconds a validation
                cwd=ROOT)
     rows = list(csv.DictReader(open(out / "runs.csv")))
-    # wgan ships no regularizer (its constraint is weight clipping), so its other variant adds R1; rpgan ships R1 + R2, so its other variant drops them.
+    # wgan ships no regularizer (its constraint is weight clipping), so its other variant adds R1; rpgan ships
+    # R1 + R2, so its other variant drops them.
     assert [(r["objective"], r["variant"], r["seed"]) for r in rows] == [
         (o, v, s) for o, variants in [("wgan", ["shipped", "+R1"]), ("rpgan", ["shipped", "no regularizer"])]
         for v in variants for s in "01"]

@@ -118,7 +118,8 @@ class CheckpointOnInterrupt(Callback):
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         self.end_of_fit()
         if stage == "fit" and self.terminated_after_training:
-            rank_zero_info("SIGTERM after training ended: the run's checkpoints stand; closing W&B")
+            rank_zero_info("SIGTERM after training ended or the job was requeued: the run's checkpoints stand; "
+                           "closing W&B")
             close_wandb(exit_code=0 if self.requeued_at is None else 1)
             self.terminated_after_training = False
 
