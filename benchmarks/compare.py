@@ -44,17 +44,20 @@ from gan_lightning.sample import load_model
 
 OBJECTIVES = ["gan", "nsgan", "wgan", "wgangp", "hinge", "lsgan", "rpgan"]
 RECIPES = OBJECTIVES + ["best"]  # best: configs/best_<dataset>.yaml, the recommended recipe
-DATASETS = ["gaussian", "ring8", "grid25", "stackedmnist", "mnist"]
+DATASETS = ["gaussian", "ring8", "grid25", "stackedmnist", "mnist", "emoji"]
 # The validation metric each data set is judged by, and whether lower is better.
 METRIC = {"gaussian": ("val/w1", "min"), "ring8": ("val/modes", "max"), "grid25": ("val/modes", "max"),
-          "stackedmnist": ("val/mode_kl", "min"), "mnist": ("val/fid", "min")}  # as the configs' checkpoint.monitor
+          "stackedmnist": ("val/mode_kl", "min"), "mnist": ("val/fid", "min"),
+          "emoji": ("val/fid", "min")}  # as the configs' checkpoint.monitor
 # The final measurement: generated samples, held-out reference size (None: the config's), columns shown.
 FINAL = {"gaussian": (10_000, 10_000, ["w1_sigma", "ks", "std_err"]),
          "ring8": (None, None, ["modes", "high_quality", "mode_kl", "w1"]),
          "grid25": (None, None, ["modes", "high_quality", "mode_kl", "w1"]),
          "stackedmnist": (10_000, None, ["modes", "mode_kl", "fid"]),
-         "mnist": (None, None, ["fid", "classes", "class_kl", "precision", "recall"])}
-R1_GAMMA = {"gaussian": 0.1, "ring8": 0.1, "grid25": 0.1, "stackedmnist": 0.1, "mnist": 0.1}
+         "mnist": (None, None, ["fid", "classes", "class_kl", "precision", "recall"]),
+         "emoji": (10_000, None, ["fid", "precision", "recall", "classes", "min_class_share", "memorization",
+                                  "memorization_reals"])}
+R1_GAMMA = {"gaussian": 0.1, "ring8": 0.1, "grid25": 0.1, "stackedmnist": 0.1, "mnist": 0.1, "emoji": 0.1}
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 
 
@@ -134,7 +137,8 @@ def final_measurements(checkpoints: list[tuple[Path, int]], datamodule, dataset:
     base = models[0].sample_metrics
     metrics = SampleMetrics(feature=base.feature if base else "mnist", weights_path=base.weights_path if base else None,
                             num_samples=fakes or (base.num_samples if base else None),
-                            metrics=["w1", "ks", "mean_err", "std_err"] if dataset == "gaussian" else None)
+                            metrics=["w1", "ks", "mean_err", "std_err"] if dataset == "gaussian" else None,
+                            memorization=base.memorization if base else False)
     metrics.setup(datamodule, reference_cache_dir(run_dir), "cpu")
     results = []
     for model, (_, noise_offset) in zip(models, checkpoints):

@@ -3,6 +3,7 @@
     python -m benchmarks.quality --datasets ring8 grid25 --seconds 30
     python -m benchmarks.quality --datasets stackedmnist mnist --seconds 60 -- \\
         --data.init_args.data_dir data/mnist5k --data.init_args.download false --data.init_args.val_size 500
+    python -m benchmarks.quality --datasets emoji --seconds 300
 
 Each run trains the shipped `configs/<objective>_<dataset>.yaml` through the CLI's classes for
 `--seconds` of training (Lightning's `max_time`, no validation on the way), then measures the
@@ -31,13 +32,14 @@ from gan_lightning.metrics import SampleMetrics
 from gan_lightning.runs import reference_cache_dir
 
 OBJECTIVES = ["gan", "nsgan", "wgan", "wgangp", "hinge", "lsgan", "rpgan"]
-DATASETS = ["gaussian", "ring8", "grid25", "stackedmnist", "mnist"]
+DATASETS = ["gaussian", "ring8", "grid25", "stackedmnist", "mnist", "emoji"]
 # The columns of the table, per data set, in order; the first is the headline.
 COLUMNS = {"gaussian": ["w1", "ks", "std_err", "precision", "recall"],
            "ring8": ["modes", "high_quality", "mode_kl", "w1", "precision", "recall", "coverage"],
            "grid25": ["modes", "high_quality", "mode_kl", "w1", "precision", "recall", "coverage"],
            "stackedmnist": ["modes", "mode_kl", "fid", "precision", "recall", "density", "coverage"],
-           "mnist": ["fid", "classes", "class_kl", "confidence", "precision", "recall", "density", "coverage"]}
+           "mnist": ["fid", "classes", "class_kl", "confidence", "precision", "recall", "density", "coverage"],
+           "emoji": ["fid", "classes", "min_class_share", "precision", "recall", "coverage", "memorization"]}
 
 
 def build(objective: str, dataset: str, seed: int, seconds: float, group: str, out: Path, extra: list[str]) -> GANCLI:

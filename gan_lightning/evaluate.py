@@ -20,12 +20,14 @@ from gan_lightning.errors import ConfigError
 from gan_lightning.runs import WANDB_PROJECT, reference_cache_dir, wandb_has_credentials
 from gan_lightning.sample import checkpoint_path, load_datamodule, load_model
 
-SETTINGS = ("feature", "weights_path", "num_samples", "num_reference", "reference_split", "kid", "metrics")
+SETTINGS = ("feature", "weights_path", "num_samples", "num_reference", "reference_split", "kid", "metrics",
+            "memorization")
 
 
 def parse_feature(value: Optional[str]):
-    """``mnist``, an Inception size (``2048``) or the dotted path of an ``nn.Module`` class built without arguments."""
-    if value is None or value == "mnist":
+    """``mnist``, ``emoji``, an Inception size (``2048``) or the dotted path of an ``nn.Module`` class built without
+    arguments."""
+    if value is None or value in ("mnist", "emoji"):
         return value
     if value.isdigit():
         return int(value)
@@ -33,7 +35,7 @@ def parse_feature(value: Optional[str]):
     try:
         return getattr(importlib.import_module(module), name)()
     except (ImportError, AttributeError, ValueError) as e:
-        raise ConfigError(f"--feature: expected mnist, 64, 192, 768, 2048 or a module.Class path, got {value!r} "
+        raise ConfigError(f"--feature: expected mnist, emoji, 64, 192, 768, 2048 or a module.Class path, got {value!r} "
                           f"({type(e).__name__}: {e})") from e
 
 
@@ -69,9 +71,12 @@ def evaluate_main(args: list[str]) -> None:
     parser.add_argument("--num_reference", type=Optional[int], default=None, help="Real samples (default: the whole split).")
     parser.add_argument("--reference_split", type=Optional[str], default=None, help="val (held out) or train.")
     parser.add_argument("--feature", type=Optional[str], default=None,
-                        help="Feature network of image data: mnist, 2048 (Inception) or module.Class (default: the run's, else mnist).")
+                        help="Feature network of image data: mnist, emoji, 2048 (Inception) or module.Class "
+                             "(default: the run's, else mnist).")
     parser.add_argument("--weights_path", type=Optional[str], default=None, help="Local Inception weights file.")
     parser.add_argument("--kid", type=Optional[bool], default=None, help="Also compute KID.")
+    parser.add_argument("--memorization", type=Optional[bool], default=None,
+                        help="Also the share of samples nearer a training image than held-out images are.")
     parser.add_argument("--metrics", type=Optional[list[str]], default=None, help="Metric names to report, e.g. [fid, modes].")
     parser.add_argument("--seed", type=Optional[int], default=None, help="Seed of the noise (default: the run's, as in validation).")
     parser.add_argument("--ema", type=bool, default=True, help="Sample the EMA generator when the checkpoint has one.")
@@ -89,7 +94,8 @@ def evaluate_main(args: list[str]) -> None:
     data = load_datamodule(ckpt_path)
     metrics = merged_metrics(model, {"feature": parse_feature(cfg.feature), "weights_path": cfg.weights_path,
                                      "num_samples": cfg.num_samples, "num_reference": cfg.num_reference,
-                                     "reference_split": cfg.reference_split, "kid": cfg.kid, "metrics": cfg.metrics})
+                                     "reference_split": cfg.reference_split, "kid": cfg.kid, "metrics": cfg.metrics,
+                                     "memorization": cfg.memorization})
     run_dir = ckpt_path.parent.parent if ckpt_path.parent.name == "checkpoints" else ckpt_path.parent
     metrics.setup(data, reference_cache_dir(run_dir), cfg.device)
     if not cfg.ema:

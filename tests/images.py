@@ -1,6 +1,9 @@
 """Small image data made in the test: digit images in MNIST's IDX files, and a feature net for FID."""
 
+import io
+import json
 import struct
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +105,70 @@ def write_real_mnist(root: Path) -> tuple[np.ndarray, np.ndarray]:
         write_idx(raw / f"{split}-images-idx3-ubyte", images)
         write_idx(raw / f"{split}-labels-idx1-ubyte", labels)
     return images, labels
+
+
+EMOJI_CATEGORIES = ("Smileys & Emotion", "People & Body", "Animals & Nature", "Food & Drink", "Travel & Places",
+                    "Activities", "Objects", "Symbols", "Flags")
+
+
+def emoji_drawing(category: int, index: int, vendor: str, tone: int = -1) -> Image.Image:
+    """A 64x64 RGBA drawing on a transparent background: its shape and hue tell its category, ``index`` moves
+    and sizes it, the vendor fills it (google) or outlines it (twitter), a skin tone darkens it."""
+    image = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    hue = [(250, 200, 40), (230, 160, 120), (60, 170, 60), (200, 60, 40), (70, 110, 210), (240, 120, 20),
+           (120, 120, 130), (150, 60, 190), (20, 20, 20)][category]
+    if tone >= 0:
+        hue = tuple(int(c * (1 - 0.15 * tone)) for c in hue)
+    r, cx = 16 + index % 10, 32 + index % 5 - 2
+    box = (cx - r, 32 - r, cx + r, 32 + r)
+    style = {"fill": (*hue, 255)} if vendor == "google" else {"outline": (*hue, 255), "width": 6}
+    [draw.ellipse, draw.rectangle, draw.polygon][category % 3](
+        box if category % 3 < 2 else [(cx, 32 - r), (cx + r, 32 + r), (cx - r, 32 + r)], **style)
+    return image
+
+
+def write_emoji_packages(root: Path, n: int = 27, vendors=("google", "twitter"), skin_tones_every: int = 9,
+                         packed: bool = True) -> list[dict]:
+    """The layout of the npm packages ``emoji-datasource-<vendor>@16.0.0`` under ``root``, with ``n`` emoji (categories
+    in turn; every ``skin_tones_every``-th has 5 skin tones) and one "Component" entry that is not an emoji: tarballs
+    as ``npm pack`` writes them (``packed``), else the unpacked ``package/`` folder. Returns the emoji.json entries."""
+    catalogue = []
+    for i in range(n + 1):
+        code = f"1F{0x600 + i:03X}"
+        category = "Component" if i == n else EMOJI_CATEGORIES[i % 9]
+        entry = {"unified": code, "image": f"{code.lower()}.png", "category": category,
+                 **{f"has_img_{v}": True for v in ("apple", "google", "twitter", "facebook")}}
+        if i % skin_tones_every == 1 and i < n:
+            entry["skin_variations"] = {t: {"unified": f"{code}-{t}", "image": f"{code.lower()}-{t.lower()}.png",
+                                            **{f"has_img_{v}": True for v in ("google", "twitter")}}
+                                        for t in ("1F3FB", "1F3FC", "1F3FD", "1F3FE", "1F3FF")}
+        catalogue.append(entry)
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for vendor in vendors:
+        files = {"package/emoji.json": json.dumps(catalogue).encode(), "package/package.json": b"{}"}
+        for i, entry in enumerate(catalogue):
+            category = EMOJI_CATEGORIES.index(entry["category"]) if entry["category"] in EMOJI_CATEGORIES else 0
+            files[f"package/img/{vendor}/64/{entry['image']}"] = png_bytes(emoji_drawing(category, i, vendor))
+            for tone, variant in enumerate(entry.get("skin_variations", {}).values()):
+                drawing = emoji_drawing(category, i, vendor, tone)
+                files[f"package/img/{vendor}/64/{variant['image']}"] = png_bytes(drawing)
+            files[f"package/img/{vendor}/sheets/64.png"] = b"a sprite sheet the data module skips"
+        if packed:
+            with tarfile.open(root / f"emoji-datasource-{vendor}-16.0.0.tgz", "w:gz") as archive:
+                for name, data in files.items():
+                    info = tarfile.TarInfo(name)
+                    info.size = len(data)
+                    archive.addfile(info, io.BytesIO(data))
+        else:
+            for name, data in files.items():
+                (root / name).parent.mkdir(parents=True, exist_ok=True)
+                (root / name).write_bytes(data)
+    return catalogue
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()

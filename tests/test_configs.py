@@ -6,14 +6,14 @@ import yaml
 
 from helpers import CONFIGS
 from gan_lightning.cli import GANCLI
-from images import write_faces, write_real_mnist
+from images import write_emoji_packages, write_faces, write_real_mnist
 
 SHIPPED = sorted(p.name for p in CONFIGS.glob("*.yaml"))
-HEADLINE = {"mnist": "val/fid", "stackedmnist": "val/modes", "anime": "val/fid"}
+HEADLINE = {"mnist": "val/fid", "stackedmnist": "val/modes", "anime": "val/fid", "emoji": "val/fid"}
 
 
 def data_kind(name: str) -> str:
-    for kind in ("stackedmnist", "mnist", "anime"):
+    for kind in ("stackedmnist", "mnist", "anime", "emoji"):
         if f"_{kind}" in name:
             return kind
     return "vectors"  # Gaussian data and mixtures
@@ -24,6 +24,7 @@ def data_dirs(tmp_path_factory):
     root = tmp_path_factory.mktemp("config-data")
     write_real_mnist(root / "mnist")
     write_faces(root / "faces", n=56)  # two WGAN steps take 2 x n_critic x 4 = 40 training images
+    write_emoji_packages(root / "emoji", n=27)  # 54 images, 8 held out
     return root
 
 
@@ -37,6 +38,9 @@ def shrink(name: str, data_dirs) -> list[str]:
         args += ["--data.init_args.data_dir", str(data_dirs / "faces"), "--data.init_args.val_size", "8",
                  "--data.init_args.batch_size", "4", "--model.init_args.metrics.init_args.feature",
                  '{"class_path": "images.SmallFeatures", "init_args": {"channels": 3}}']
+    elif kind == "emoji":
+        args += ["--data.init_args.data_dir", str(data_dirs / "emoji"), "--data.init_args.download", "false",
+                 "--data.init_args.val_size", "8", "--data.init_args.batch_size", "4"]
     else:
         args += ["--data.init_args.data_dir", str(data_dirs / "mnist"), "--data.init_args.download", "false",
                  "--data.init_args.val_size", "16", "--data.init_args.batch_size", "8"]

@@ -71,7 +71,8 @@ def test_evaluate_an_mnist_run_with_its_feature_network_and_another(tmp_path):
     out = run_cli(["evaluate", "--ckpt_path", "last", "--wandb", "false"], cwd=tmp_path).stdout
     assert "(reused)" in out  # fit's validation cached the same reference
     result = json.loads((tmp_path / "runs" / "digits" / "checkpoints" / "eval-0000003.json").read_text())
-    assert {"fid", "precision", "recall", "density", "coverage", "classes", "class_kl", "confidence"} == set(result["metrics"])
+    assert {"fid", "precision", "recall", "density", "coverage", "classes", "min_class_share", "class_kl",
+            "confidence"} == set(result["metrics"])
     assert result["protocol"]["ema"] is True and result["protocol"]["feature_network"] == MNISTFeatures().digest
     other = run_cli(["evaluate", "--ckpt_path", "last", "--feature", "images.SmallFeatures", "--wandb", "false"],
                     cwd=tmp_path).stdout

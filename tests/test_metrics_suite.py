@@ -33,7 +33,8 @@ def test_identical_digits_give_fid_zero_and_full_precision_recall_coverage_class
     metrics.setup(digits, tmp_path)
     assert metrics.protocol["reals"] == 200 and metrics.protocol["fakes"] == 200  # default: as many as the reference
     values = metrics.evaluate(ReplayGenerator(digits.reference("val")), seed=0)
-    assert set(values) == {"fid", "kid", "precision", "recall", "density", "coverage", "classes", "class_kl", "confidence"}
+    assert set(values) == {"fid", "kid", "precision", "recall", "density", "coverage", "classes", "min_class_share",
+                           "class_kl", "confidence"}
     # KID is an unbiased estimate from random subsets: around 0 for identical sets, not exactly 0.
     assert abs(float(values["fid"])) < 1e-2 and abs(float(values["kid"])) < 0.05
     assert values["precision"] == values["recall"] == values["coverage"] == 1.0

@@ -47,6 +47,22 @@ def test_off_a_terminal_it_prints_plain_lines_and_no_bars(capsys):
     assert "done: iteration 20" in out
 
 
+@pytest.mark.parametrize("budget, most", [({"max_epochs": 1000, "max_time": "00:00:00:03"}, 3),
+                                          ({"max_epochs": 1000, "max_steps": 60}, 60)])
+def test_the_time_left_is_that_of_the_first_budget_to_run_out(budget, most, capsys):
+    from gan_lightning.data import GaussianDataModule
+
+    L.seed_everything(0)
+    trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_model_summary=False, limit_val_batches=0,
+                        callbacks=[TimedProgressBar(log_seconds=0, terminal=False)], **budget)
+    trainer.fit(OBJECTIVES["NSGAN"](*networks()), GaussianDataModule(batch_size=32, epoch_length=20))
+    lines = [line for line in capsys.readouterr().out.splitlines() if " left" in line]
+    lefts = [line.split(" left")[0].rsplit(", ", 1)[1] for line in lines]
+    seconds = [int(h) * 3600 + int(m) * 60 + int(s) for h, m, s in (t.split(":") for t in lefts)]
+    # 1,000 epochs of 20 batches would take minutes at the least; the run ends at its budget instead.
+    assert seconds and max(seconds) <= most
+
+
 @pytest.mark.parametrize("extra, expected", [
     ([], TimedProgressBar),
     (["--trainer.enable_progress_bar", "false"], None),

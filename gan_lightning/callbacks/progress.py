@@ -7,7 +7,7 @@ and written to a log file each redraw is a carriage-return line. This one redraw
 import sys
 import time
 
-from lightning.pytorch.callbacks import TQDMProgressBar
+from lightning.pytorch.callbacks import Timer, TQDMProgressBar
 
 from gan_lightning.errors import ConfigError
 
@@ -15,7 +15,8 @@ from gan_lightning.errors import ConfigError
 class TimedProgressBar(TQDMProgressBar):
     """Lightning's tqdm bar, redrawn at most every ``refresh_seconds`` in a terminal; when stdout is
     not a terminal (a log file, a cluster job) the bars are off and one plain line is printed every
-    ``log_seconds`` instead: epoch, iteration, iterations per second, time left, the bar's metrics.
+    ``log_seconds`` instead: epoch, iteration, iterations per second, time left (to the first budget that
+    runs out: epochs, ``max_steps`` or ``max_time``), the bar's metrics.
 
     Args:
         refresh_seconds: least time between two redraws of a terminal bar.
@@ -32,7 +33,7 @@ class TimedProgressBar(TQDMProgressBar):
         self.refresh_seconds, self.log_seconds, self.terminal = refresh_seconds, log_seconds, terminal
         self._last_draw = float("-inf")
         self._train_start = self._last_line = None
-        self._start_iteration = 0
+        self._start_iteration = self._start_step = 0
 
     @property
     def drawing(self) -> bool:
@@ -59,6 +60,7 @@ class TimedProgressBar(TQDMProgressBar):
         super().on_train_start(trainer, pl_module)
         self._train_start = self._last_line = time.monotonic()
         self._start_iteration = self._iteration(trainer, pl_module)
+        self._start_step = trainer.global_step
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         if self.drawing:
@@ -89,11 +91,24 @@ class TimedProgressBar(TQDMProgressBar):
         total = self.total_train_batches
         parts = [f"epoch {trainer.current_epoch}", f"batch {batch}/{total if total != float('inf') else '?'}",
                  f"iteration {iteration}", f"{rate:.1f} it/s"]
-        epochs = trainer.max_epochs
-        if rate > 0 and epochs not in (None, -1) and total != float("inf"):
-            left = ((epochs - trainer.current_epoch) * total - batch) / rate
+        left = self._seconds_left(trainer, batch, rate, now)
+        if left is not None:
             parts.append(f"{time.strftime('%H:%M:%S', time.gmtime(max(left, 0)))} left")
         return ", ".join(parts)
+
+    def _seconds_left(self, trainer, batch: int, rate: float, now: float) -> float | None:
+        """Seconds until the first of the run's budgets runs out (epochs, optimizer steps, ``max_time``), or ``None``."""
+        left, total, epochs = [], self.total_train_batches, trainer.max_epochs
+        if rate > 0 and epochs not in (None, -1) and total != float("inf"):
+            left.append(((epochs - trainer.current_epoch) * total - batch) / rate)
+        steps_done = trainer.global_step - self._start_step
+        if trainer.max_steps not in (None, -1) and steps_done > 0:
+            left.append((trainer.max_steps - trainer.global_step) / (steps_done / max(now - self._train_start, 1e-9)))
+        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+        remaining = timer.time_remaining("train") if timer is not None else None
+        if remaining is not None:
+            left.append(remaining)
+        return min(left) if left else None
 
     def _print_line(self, trainer, pl_module, head: str) -> None:
         metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"

@@ -1,4 +1,5 @@
 from gan_lightning.data.gaussian import GaussianDataModule
+from gan_lightning.data.emoji import EmojiDataModule
 from gan_lightning.data.image_folder import AnimeFacesDataModule, ImageFolderDataModule
 from gan_lightning.data.images import InMemoryImageDataModule
 from gan_lightning.data.mixture import GaussianMixtureDataModule
@@ -6,4 +7,5 @@ from gan_lightning.data.mnist import MNISTDataModule
 from gan_lightning.data.stacked_mnist import StackedMNISTDataModule
 
 __all__ = ["GaussianDataModule", "GaussianMixtureDataModule", "InMemoryImageDataModule", "MNISTDataModule",
-           "StackedMNISTDataModule", "ImageFolderDataModule", "AnimeFacesDataModule"]
+           "StackedMNISTDataModule", "ImageFolderDataModule", "AnimeFacesDataModule",
+           "EmojiDataModule"]

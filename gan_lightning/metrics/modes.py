@@ -55,10 +55,11 @@ class _ModeCounts(Metric):
 
 
 class ClassCoverage(_ModeCounts):
-    """``{"classes", "class_kl", "confidence"}`` from a classifier's probabilities on real and generated images.
+    """``{"classes", "min_class_share", "class_kl", "confidence"}`` from a classifier's probabilities on real and
+    generated images; ``min_class_share`` is the share of generated images in the class that has the fewest.
 
     Args:
-        num_classes: classes of the classifier (10 for MNIST).
+        num_classes: classes of the classifier (10 for MNIST, 9 for the emoji categories).
     """
 
     def __init__(self, num_classes: int = 10, **kwargs):
@@ -77,6 +78,7 @@ class ClassCoverage(_ModeCounts):
 
     def compute(self) -> dict[str, Tensor]:
         return {"classes": (self.counts > 0).sum().float(),
+                "min_class_share": (self.counts.min() / self.counts.sum().clamp(min=1)).float(),
                 "class_kl": histogram_kl(self.counts, self.real_counts).float(),
                 "confidence": (self.confidence_sum / self.counts.sum().clamp(min=1)).float()}
 

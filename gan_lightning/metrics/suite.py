@@ -11,7 +11,9 @@ What fits which data:
   ``modes``, ``mode_kl`` and ``high_quality``.
 - images: ``fid`` (and ``kid`` when asked), ``precision``, ``recall``, ``density`` and
   ``coverage`` on the feature network; with the shipped MNIST classifier also ``classes``,
-  ``class_kl`` and ``confidence`` for digits, ``modes``, ``mode_kl`` and ``digit_kl`` for Stacked MNIST.
+  ``class_kl`` and ``confidence`` for digits, ``modes``, ``mode_kl`` and ``digit_kl`` for Stacked MNIST;
+  with the shipped emoji classifier ``classes``, ``class_kl`` and ``confidence`` over the 9 emoji
+  categories; when asked, ``memorization`` and ``memorization_reals`` (``metrics.memorization``).
 - class-conditional models: ``accuracy``, the share of samples whose class (by the shipped
   classifier, or the nearest mixture mode) is the one they were drawn for, over balanced labels;
   on images with labelled data also ``intra_fid``, the mean over classes of each class's FID.
@@ -37,12 +39,15 @@ from torchmetrics.image.kid import KernelInceptionDistance
 from gan_lightning.errors import ConfigError
 from gan_lightning.latent import balanced_labels
 from gan_lightning.metrics.distribution import distribution_metrics
+from gan_lightning.metrics.emoji_classifier import EmojiFeatures
 from gan_lightning.metrics.manifold import DensityCoverage, PrecisionRecall
+from gan_lightning.metrics.memorization import Memorization, memorization_reference
 from gan_lightning.metrics.mnist_classifier import MNISTFeatures
 from gan_lightning.metrics.modes import ClassCoverage, MixtureModes, StackedModes
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 # Arguments of a data module that change its batches but not its data.
+FEATURE_NETWORKS = {"mnist": MNISTFeatures, "emoji": EmojiFeatures}  # the shipped classifiers, by name
 BATCHING_ARGUMENTS = {"batch_size", "batches_per_step", "num_workers", "epoch_length", "download"}
 
 
@@ -109,9 +114,10 @@ class SampleMetrics:
     """The metrics that fit the data, for ``num_samples`` generated samples against a real reference.
 
     Args:
-        feature: the feature network of image data: ``mnist`` (the shipped classifier, per
-            channel), an Inception feature size (2048 is the standard FID), or any ``nn.Module``
-            mapping images ``[B, C, H, W]`` in [-1, 1] to ``[B, F]`` features. Vectors need none.
+        feature: the feature network of image data: ``mnist`` (the shipped digit classifier, per
+            channel), ``emoji`` (the shipped emoji classifier, color), an Inception feature size (2048
+            is the standard FID), or any ``nn.Module`` mapping images ``[B, C, H, W]`` in [-1, 1] to
+            ``[B, F]`` features. Vectors need none.
         weights_path: a local Inception weights file, for machines without internet.
         num_samples: generated samples per evaluation (``None``: as many as the reference holds);
             FID, KID, precision and recall are biased by the count, so compare numbers only at
@@ -121,23 +127,28 @@ class SampleMetrics:
         kid: also compute KID (keeps every feature in memory).
         kid_subset_size: subset size of KID's estimate (capped at the sample counts).
         metrics: names to report (e.g. ``[fid, modes]``); ``None``: every one that fits.
+        memorization: also the share of samples nearer a training image than held-out real images
+            are (images only; compares every sample with the whole training split in pixel space).
     """
 
-    def __init__(self, feature: Union[Literal["mnist"], int, nn.Module] = "mnist", weights_path: Optional[str] = None,
-                 num_samples: Optional[int] = None, num_reference: Optional[int] = None,
-                 reference_split: Literal["val", "train"] = "val", kid: bool = False, kid_subset_size: int = 1000,
-                 metrics: Optional[list[str]] = None):
+    def __init__(self, feature: Union[Literal["mnist", "emoji"], int, nn.Module] = "mnist",
+                 weights_path: Optional[str] = None, num_samples: Optional[int] = None,
+                 num_reference: Optional[int] = None, reference_split: Literal["val", "train"] = "val",
+                 kid: bool = False, kid_subset_size: int = 1000, metrics: Optional[list[str]] = None,
+                 memorization: bool = False):
         if num_samples is not None and num_samples < 2:
             raise ConfigError(f"SampleMetrics: num_samples must be >= 2 or null, got {num_samples}")
         if num_reference is not None and num_reference < 2:
             raise ConfigError(f"SampleMetrics: num_reference must be >= 2 or null, got {num_reference}")
         if reference_split not in ("val", "train"):
             raise ConfigError(f"SampleMetrics: reference_split must be 'val' or 'train', got {reference_split!r}")
-        if isinstance(feature, str) and feature != "mnist":
-            raise ConfigError(f"SampleMetrics: feature must be 'mnist', an Inception size or a module, got {feature!r}")
+        if isinstance(feature, str) and feature not in FEATURE_NETWORKS:
+            raise ConfigError(f"SampleMetrics: feature must be one of {list(FEATURE_NETWORKS)}, an Inception size or a "
+                              f"module, got {feature!r}")
         self.feature, self.weights_path = feature, weights_path
         self.num_samples, self.num_reference, self.reference_split = num_samples, num_reference, reference_split
         self.kid, self.kid_subset_size, self.wanted = kid, kid_subset_size, metrics
+        self.memorization = memorization
         self.network: Optional[nn.Module] = None
         self.reference: Optional[dict] = None
         self.metrics: dict[str, Metric] = {}
@@ -149,8 +160,8 @@ class SampleMetrics:
         if self.network is None:
             if isinstance(self.feature, nn.Module):
                 self.network = self.feature
-            elif self.feature == "mnist":
-                self.network = MNISTFeatures()
+            elif isinstance(self.feature, str):
+                self.network = FEATURE_NETWORKS[self.feature]()
             else:
                 self.network = InceptionFeatures(int(self.feature), self.weights_path)
             self.network.requires_grad_(False).eval()
@@ -177,6 +188,9 @@ class SampleMetrics:
         protocol = {"data": type(datamodule).__name__, "reference_split": self.reference_split, "reals": len(reals),
                     "fakes": self.num_samples,
                     "feature_network": network_digest(self.network) if images else "none (data space)"}
+        if self.memorization and images:
+            train = datamodule.reference("train")
+            protocol["memorization"] = f"pixel L2 to {len(train)} training images"
         key = {k: v for k, v in dict(getattr(datamodule, "hparams", {})).items()
                if k not in BATCHING_ARGUMENTS and not k.startswith("_")}  # "_class_path": only the CLI records it
         identity = {k: v for k, v in protocol.items() if k != "fakes"}  # the reference does not depend on the fakes
@@ -190,11 +204,16 @@ class SampleMetrics:
             labels = datamodule.reference_labels(self.reference_split) if hasattr(datamodule, "reference_labels") else None
             if images and labels is not None:  # per-class FID of conditional models
                 reference["labels"] = labels[:len(reals)]
+            if self.memorization and images:
+                reference.update(memorization_reference(train, datamodule.reference("val")))
             reference = {k: v.cpu() for k, v in reference.items()}
             if cache is not None:
                 write_atomically(reference, cache)
         self.reference, self.protocol, self.cache_path = reference, protocol, cache
         self.metrics = self.metrics_that_fit(datamodule, reference)
+        if self.memorization and images:
+            self.metrics["memorization"] = Memorization(train, reference["memorization_threshold"],
+                                                        reference["memorization_reals"])
 
     @torch.inference_mode()
     def describe(self, images: Tensor) -> dict[str, Tensor]:
@@ -226,7 +245,8 @@ class SampleMetrics:
                 metrics["kid"] = KernelInceptionDistance(feature=Identity(num_features), subset_size=size)
             if "probabilities" in reference:
                 channels = reference["probabilities"].shape[1]
-                metrics["modes"] = StackedModes() if channels == 3 else ClassCoverage(10)
+                classes = reference["probabilities"].shape[-1]
+                metrics["modes"] = StackedModes() if channels == 3 else ClassCoverage(classes)
         wanted = lambda *names: self.wanted is None or any(n in self.wanted for n in names)
         if min(n_real, n_fake) > 5:  # k-nearest-neighbour balls need more points than k
             if wanted("precision", "recall"):  # the neighbour searches are the costly part: only when asked
@@ -255,7 +275,7 @@ class SampleMetrics:
         self.to(device)
         for metric in self.metrics.values():
             metric.reset()
-        share = {k: v[rank::world_size].to(device) for k, v in self.reference.items()}
+        share = {k: v[rank::world_size].to(device) for k, v in self.reference.items() if v.dim()}  # not the scalars
         self.update(share, real=True)
         count = self.num_samples // world_size + (rank < self.num_samples % world_size)
         # A conditional model samples balanced labels (sample_batches' default): how often its samples
@@ -268,6 +288,8 @@ class SampleMetrics:
         batch_size = 256 if "features" in self.reference else 16_384
         for batch in model.sample_batches(count, seed=seed + 7_919 * rank, batch_size=batch_size):
             described = self.describe(batch) if batch.dim() == 4 else {"samples": batch.float()}
+            if "memorization" in self.metrics:
+                described["pixels"] = batch
             self.update(described, real=False)
             batch_labels = labels[start:start + len(batch)] if labels is not None else None
             predicted = self.predicted_class(described) if labels is not None else None
@@ -321,6 +343,9 @@ class SampleMetrics:
             if name == "distribution":  # compares a real and a fake set in one call
                 empty = described["samples"][:0]
                 metric.update(described["samples"], empty) if real else metric.update(empty, described["samples"])
+            elif name == "memorization":
+                if not real:
+                    metric.update(described["pixels"])
             elif name == "modes":
                 metric.update(described.get("probabilities", described.get("samples")), real=real)
             else:
