@@ -46,8 +46,8 @@ from gan_lightning.metrics.mnist_classifier import MNISTFeatures
 from gan_lightning.metrics.modes import ClassCoverage, MixtureModes, StackedModes
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
-# Arguments of a data module that change its batches but not its data.
 FEATURE_NETWORKS = {"mnist": MNISTFeatures, "emoji": EmojiFeatures}  # the shipped classifiers, by name
+# Arguments of a data module that change its batches but not its data.
 BATCHING_ARGUMENTS = {"batch_size", "batches_per_step", "num_workers", "epoch_length", "download"}
 
 
