@@ -147,3 +147,26 @@ def test_stacked_mnist_floor_counts_real_stacks_as_the_metric_counts_generated_o
     assert real["modes"] > 900 and uniform["modes"] > 900, out
     chance = uniform["mode_kl"] - uniform["digit_kl"]
     assert 0.08 < chance < 0.2 and abs((real["mode_kl"] - real["digit_kl"]) - chance) < 0.03, out
+
+
+@pytest.mark.slow
+def test_compare_and_the_picture_take_emoji(tmp_path):
+    from images import write_emoji_packages
+
+    write_emoji_packages(tmp_path / "emoji", n=45)
+    out = tmp_path / "cmp"
+    run_script(["-m", "benchmarks.compare", "--datasets", "emoji", "--objectives", "best", "--seeds", "0",
+                "--iterations", "4", "--val_every", "2", "--out", str(out), "--",
+                "--data.init_args.data_dir", str(tmp_path / "emoji"), "--data.init_args.download", "false",
+                "--data.init_args.val_size", "16", "--data.init_args.batch_size", "8",
+                "--model.init_args.generator.init_args.base_width", "4",
+                "--model.init_args.discriminator.init_args.base_width", "4",
+                "--model.init_args.metrics.init_args.num_samples", "32"], cwd=ROOT)
+    (row,) = list(csv.DictReader(open(out / "runs.csv")))
+    assert row["fakes"] == "10000" and row["reals"] == "16" and row["iterations"] == "4"  # FINAL's 10,000 samples
+    assert 0 <= float(row["memorization"]) <= 1 and 0 <= float(row["min_class_share"]) <= 1 / 9
+    assert "min_class_share" in (out / "table.md").read_text()
+    picture = tmp_path / "picture.png"
+    run_script(["-m", "benchmarks.real_vs_generated", "--ckpt_path", row["run_dir"] + "/checkpoints/last.ckpt",
+                "--output", str(picture), "--num", "12"], cwd=ROOT)
+    assert picture.read_bytes()[:4] == b"\x89PNG"
