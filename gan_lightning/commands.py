@@ -37,7 +37,7 @@ def parse_error_line(message: str) -> str:
 # Commands beside LightningCLI's, imported only when used.
 COMMANDS = {"sample": ("gan_lightning.sample", "sample_main"),
             "evaluate": ("gan_lightning.evaluate", "evaluate_main"),
-            "train_classifier": ("gan_lightning.metrics.classifier", "train_classifier_main")}
+            "train_classifier": ("gan_lightning.metrics.train_classifier", "train_classifier_main")}
 
 
 def process_group_open() -> bool:
