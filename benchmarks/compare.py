@@ -106,16 +106,12 @@ def variant_name(variant: str, config: Path) -> str:
 
 def budget_args(config: Path, iterations: int | None, seconds: float | None, val_every: int | None) -> list[str]:
     """Overrides of the config's budget: generator iterations or training seconds, and the validation interval."""
-    args, model = [], model_section(config)
-    init = model["init_args"]
+    args = []
     if seconds is not None:
         s = int(seconds)
         args += ["--trainer.max_epochs", "-1", "--trainer.max_time", f"00:{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"]
     if iterations is not None:
-        args += ["--iterations", str(iterations)]  # the CLI counts them with the run's own n_critic
-        for name in ("scheduler_g", "scheduler_d"):  # a decay over the run follows the run's new length
-            if "total_iters" in (init.get(name) or {}).get("init_args", {}):
-                args += [f"--model.init_args.{name}.init_args.total_iters", str(iterations)]
+        args += ["--iterations", str(iterations)]  # the CLI counts them with the run's own n_critic (and the decay)
     if val_every is not None:
         args += ["--trainer.val_check_interval", str(val_every), "--trainer.check_val_every_n_epoch", "null"]
     return args
@@ -142,7 +138,7 @@ def final_measurements(checkpoints: list[tuple[Path, int]], datamodule, dataset:
     metrics.setup(datamodule, reference_cache_dir(run_dir), "cpu")
     results = []
     for model, (_, noise_offset) in zip(models, checkpoints):
-        values = {k: float(v) for k, v in metrics.evaluate(model, seed=model.hparams.seed + noise_offset).items()}
+        values = {k: float(v) for k, v in metrics.evaluate(model, seed=model.latent.seed + noise_offset).items()}
         if dataset == "gaussian":
             values["w1_sigma"] = values["w1"] / float(datamodule.hparams.sigma)
         results.append({**values, "fakes": metrics.protocol["fakes"], "reals": metrics.protocol["reals"],
@@ -154,7 +150,7 @@ def run(objective: str, variant: str, dataset: str, seed: int, budget: list[str]
         extra: list[str]) -> tuple[dict, list[dict]]:
     config = ROOT / "configs" / f"{objective}_{dataset}.yaml"
     name = f"{objective}-{variant}-{dataset}-seed{seed}"
-    args = ["--config", str(config), "--seed_everything", str(seed), "--model.init_args.seed", str(seed),
+    args = ["--config", str(config), "--seed_everything", str(seed), "--model.init_args.latent.seed", str(seed),
             "--data.init_args.seed", str(seed), "--trainer.default_root_dir", str(out / "runs"), "--run_name", name,
             "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
             "--trainer.logger", "WandbLogger", "--trainer.logger.dict_kwargs.group", group,

@@ -52,13 +52,17 @@ class PlainLoop:
             self.opt_d.step()
             self.objective.after_discriminator_step()
         self.discriminator.requires_grad_(False)
-        loss = self.objective.generator_loss(self.discriminator(fake), real)
+        fake_score = self.discriminator(fake)
+        if self.objective.compares_with_real:  # a relativistic loss reads D's scores of the real batch too
+            loss = self.objective.generator_loss(fake_score, self.discriminator(real))
+        else:
+            loss = self.objective.generator_loss(fake_score)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
         self.discriminator.requires_grad_(True)
-        if self.ema:
-            self.objective.update_ema()
+        if self.ema and self.objective.ema is not None:
+            self.objective.ema.update(self.objective.generator_ema, self.generator, self.objective.iteration)
         self.objective.iteration += 1
         self.iterations += 1
 

@@ -46,7 +46,7 @@ def build(objective: str, dataset: str, seed: int, seconds: float, group: str, o
     """The run of a shipped config; ``plain`` builds the NS-GAN config's networks and data, without a logger."""
     config = ROOT / "configs" / f"{'nsgan' if objective == 'plain' else objective}_{dataset}.yaml"
     args = ["--config", str(config), "--seed_everything", str(seed),
-            "--model.init_args.seed", str(seed), "--data.init_args.seed", str(seed),
+            "--model.init_args.latent.seed", str(seed), "--data.init_args.seed", str(seed),
             "--trainer.default_root_dir", str(out / "runs"), "--run_name", f"{objective}-{dataset}-seed{seed}",
             "--trainer.max_epochs", "-1", "--trainer.max_time", f"00:00:{int(seconds) // 60:02d}:{int(seconds) % 60:02d}",
             "--trainer.limit_val_batches", "0",
@@ -61,7 +61,7 @@ def measure(model, datamodule, run_dir: Path) -> dict[str, float]:
     """The final generator through the config's metrics (the defaults for vectors), as `evaluate` does."""
     metrics = model.sample_metrics or SampleMetrics()
     metrics.setup(datamodule, reference_cache_dir(run_dir), model.device)
-    values = {k: float(v) for k, v in metrics.evaluate(model, seed=model.hparams.seed).items()}
+    values = {k: float(v) for k, v in metrics.evaluate(model, seed=model.latent.seed).items()}
     return {**values, "fakes": metrics.protocol["fakes"], "reals": metrics.protocol["reals"]}
 
 

@@ -17,6 +17,7 @@ What this adds to LightningCLI:
 import importlib
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from gan_lightning.callbacks import (CheckpointOnInterrupt, CPUThreads, Distribu
 from gan_lightning.checkpoints import check_resumable, read_checkpoint
 from gan_lightning.data.images import InMemoryImageDataModule
 from gan_lightning.errors import ConfigError
+from gan_lightning.migration import migrate_checkpoint, migrate_config_file
 from gan_lightning.models import GANModule
 from gan_lightning.models.base import optimizer_steps
 from gan_lightning.runs import WANDB_PROJECT, newest_last_checkpoint, wandb_has_credentials
@@ -117,6 +119,10 @@ class GANCLI(LightningCLI):
         return super()._instantiate_trainer(config, callbacks)
 
     def parse_arguments(self, parser, args) -> None:
+        if args is None or isinstance(args, list):  # config files of an earlier version, read as this one's
+            given = sys.argv[1:] if args is None else args
+            migrated = migrate_config_args(given)
+            args = migrated if migrated != given else args  # None stays None: Lightning warns of args beside argv
         super().parse_arguments(parser, args)
         # Before Lightning reads --ckpt_path's hyperparameters into the config (and overrules the config's model).
         subcommand = self.config.get("subcommand")
@@ -124,7 +130,7 @@ class GANCLI(LightningCLI):
             config = self.config[subcommand]
             ckpt_path = resolve_checkpoint_path(config, Path(config.trainer.default_root_dir or "runs"))
             if ckpt_path is not None:
-                check_resumable(read_checkpoint(ckpt_path), ckpt_path, config)
+                check_resumable(migrate_checkpoint(read_checkpoint(ckpt_path)), ckpt_path, config)
 
     def instantiate_trainer(self, **kwargs):
         # Bad input stops here with one line, before the trainer, its loggers or any run file exist.
@@ -219,6 +225,18 @@ class GANCLI(LightningCLI):
         lines.append(f"  sample: python -m gan_lightning sample --ckpt_path {checkpoint.dirpath}/last.ckpt "
                      "--num_samples 1000 --output samples.png")
         print("\n".join(lines))
+
+
+def migrate_config_args(args: list[str]) -> list[str]:
+    """``args`` with each ``--config FILE`` of an earlier version replaced by its migrated copy."""
+    args = list(args)
+    for i, arg in enumerate(args):
+        if arg == "--config" and i + 1 < len(args):
+            args[i + 1] = str(migrate_config_file(args[i + 1]) or args[i + 1])
+        elif arg.startswith("--config="):
+            path = arg.split("=", 1)[1]
+            args[i] = f"--config={migrate_config_file(path) or path}"
+    return args
 
 
 def check_classes(model, datamodule) -> None:

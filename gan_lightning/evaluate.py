@@ -100,7 +100,7 @@ def evaluate_main(args: list[str]) -> None:
     metrics.setup(data, reference_cache_dir(run_dir), cfg.device)
     if not cfg.ema:
         model.generator_ema = None
-    seed = model.hparams.seed if cfg.seed is None else cfg.seed
+    seed = model.latent.seed if cfg.seed is None else cfg.seed
     values = {k: float(v) for k, v in metrics.evaluate(model, seed).items()}
     if cfg.metrics and not values:
         raise ConfigError(f"--metrics: none of {cfg.metrics} fits this data")

@@ -4,7 +4,8 @@ Kept free of Lightning, so that ``python -m gan_lightning sample`` can draw from
 without importing it (a few seconds of start-up).
 """
 
-from typing import Iterator, Optional
+from dataclasses import dataclass
+from typing import Iterator, Literal, Optional
 
 import torch
 from torch import Tensor
@@ -25,6 +26,32 @@ def latent_noise(n: int, latent_dim: int, distribution: str = "normal", scale: f
     else:
         z = torch.randn(shape, generator=generator, device=where)
     return (z * scale).to(device)
+
+
+@dataclass
+class Latent:
+    """The generator's input noise. In a config: ``latent: {distribution: uniform, scale: 1.0}``.
+
+    Args:
+        distribution: ``normal``, N(0, scale^2), or ``uniform``, U(-scale, scale).
+        scale: standard deviation or half-width.
+        seed: seed of the fixed noise that validation draws its samples from and grids show, so every
+            validation of a run, and of two runs, compares the same latents.
+    """
+
+    distribution: Literal["normal", "uniform"] = "normal"
+    scale: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.distribution not in ("normal", "uniform") or not self.scale > 0:
+            raise ConfigError(f"latent: distribution must be 'normal' or 'uniform' and scale > 0, got "
+                              f"{self.distribution!r} and {self.scale}")
+
+    def __call__(self, n: int, latent_dim: int, generator: Optional[torch.Generator] = None,
+                 device: torch.device | str = "cpu") -> Tensor:
+        """``[n, latent_dim]`` noise on ``device``; see ``latent_noise``."""
+        return latent_noise(n, latent_dim, self.distribution, self.scale, generator, device)
 
 
 def balanced_labels(n: int, num_classes: int) -> Tensor:

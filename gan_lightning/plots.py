@@ -1,11 +1,13 @@
 """Figures of low-dimensional data: generated against real samples, and what the discriminator believes."""
 
+from typing import Callable
+
 import matplotlib
 
 matplotlib.use("Agg")  # no display on compute nodes
 import matplotlib.pyplot as plt
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 
 def plot_samples(fake: Tensor, real: Tensor | None = None, max_dims: int = 6):
@@ -37,33 +39,36 @@ def plot_samples(fake: Tensor, real: Tensor | None = None, max_dims: int = 6):
 
 
 @torch.no_grad()
-def discriminator_output(discriminator: nn.Module, x: Tensor, outputs_logits: bool, pack: int = 1) -> Tensor:
+def discriminator_output(discriminator: Callable, x: Tensor, outputs_logits: bool) -> Tensor:
     """D's belief at points ``x [n, d]``, on the CPU: P(real) = sigmoid(logit), or the critic score.
-    A class-conditional D shows, at each point, its output for the class it believes most; a D that
-    judges packs of ``pack`` samples, its output on a pack of ``pack`` copies of the point."""
-    was_training = discriminator.training
-    discriminator.eval()
-    device = next(discriminator.parameters()).device
-    x = x.to(device).repeat(1, pack)
-    classes = getattr(discriminator, "num_classes", None)
+
+    ``discriminator(x[, labels])`` gives D's raw output for each point (a model's ``discriminator_output``,
+    or a network). A class-conditional D shows, at each point, its output for the class it believes most.
+    """
+    network = getattr(discriminator, "__self__", discriminator)  # a model's method: the model holds the weights
+    was_training = network.training
+    network.eval()
+    device = next(network.parameters()).device
+    x = x.to(device)
+    classes = getattr(network, "num_classes", None)
     if classes:
         out = torch.stack([discriminator(x, torch.full((len(x),), c, device=device)) for c in range(classes)])
         out = out.amax(0).float().cpu().flatten()
     else:
         out = discriminator(x).float().cpu().flatten()
-    discriminator.train(was_training)
+    network.train(was_training)
     return torch.sigmoid(out) if outputs_logits else out
 
 
-def draw_density_and_discriminator(ax, discriminator: nn.Module, outputs_logits: bool, real: Tensor, fake: Tensor,
-                                   density=None, pack: int = 1) -> None:
+def draw_density_and_discriminator(ax, discriminator: Callable, outputs_logits: bool, real: Tensor, fake: Tensor,
+                                   density=None) -> None:
     """1-D: the real density (when known) and D's output across x, on a twin axis."""
     lo, hi = torch.cat([real, fake]).aminmax()
     pad = 0.25 * float(hi - lo)
     x = torch.linspace(float(lo) - pad, float(hi) + pad, 400).unsqueeze(1)
     if density is not None:
         ax.plot(x.squeeze(1), density(x).squeeze(-1), "k--", lw=1.5, label="real density")
-    out = discriminator_output(discriminator, x, outputs_logits, pack)
+    out = discriminator_output(discriminator, x, outputs_logits)
     twin = ax.twinx()
     twin.plot(x.squeeze(1), out, "r", label="D(x)" if outputs_logits else "critic f(x)")
     if outputs_logits:
@@ -74,8 +79,8 @@ def draw_density_and_discriminator(ax, discriminator: nn.Module, outputs_logits:
     twin.legend(loc="upper right")
 
 
-def draw_critic_heatmap(ax, discriminator: nn.Module, outputs_logits: bool, real: Tensor, fake: Tensor,
-                        resolution: int = 150, pack: int = 1) -> None:
+def draw_critic_heatmap(ax, discriminator: Callable, outputs_logits: bool, real: Tensor, fake: Tensor,
+                        resolution: int = 150) -> None:
     """2-D: D's output over the plane behind the scatter of real and generated samples."""
     both = torch.cat([real, fake])
     lo, hi = both.quantile(0.005, dim=0), both.quantile(0.995, dim=0)
@@ -83,7 +88,7 @@ def draw_critic_heatmap(ax, discriminator: nn.Module, outputs_logits: bool, real
     xs = torch.linspace(float(lo[0] - pad[0]), float(hi[0] + pad[0]), resolution)
     ys = torch.linspace(float(lo[1] - pad[1]), float(hi[1] + pad[1]), resolution)
     grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1).reshape(-1, 2)
-    out = discriminator_output(discriminator, grid, outputs_logits, pack).reshape(resolution, resolution)
+    out = discriminator_output(discriminator, grid, outputs_logits).reshape(resolution, resolution)
     image = ax.imshow(out.numpy(), origin="lower", extent=(float(xs[0]), float(xs[-1]), float(ys[0]), float(ys[-1])),
                       cmap="Greys", alpha=0.6, aspect="auto", zorder=0, vmin=0 if outputs_logits else None,
                       vmax=1 if outputs_logits else None)

@@ -21,3 +21,14 @@ def set_rng_states(states: dict) -> None:
     random.setstate(states["python"])
     if states["cuda"] and torch.cuda.is_available() and len(states["cuda"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def every_rank_rng_states() -> list[dict]:
+    """``rng_states()`` of every process, in rank order (a list of one without ``torch.distributed``);
+    every rank must call it."""
+    states = rng_states()
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return [states]
+    gathered = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(gathered, states)
+    return gathered

@@ -9,6 +9,7 @@ then holds ``{"samples": ..., "labels": ...}`` and ``.npy`` gets a ``<name>_labe
 """
 
 import importlib
+import io
 import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -19,7 +20,8 @@ from torch import Tensor, nn
 
 from gan_lightning.checkpoints import read_checkpoint
 from gan_lightning.errors import ConfigError
-from gan_lightning.latent import balanced_labels, check_label_range, latent_noise, sample_batches
+from gan_lightning.latent import Latent, balanced_labels, check_label_range, sample_batches
+from gan_lightning.migration import migrate_checkpoint
 from gan_lightning.runs import newest_last_checkpoint
 
 if TYPE_CHECKING:  # Lightning is imported only where a command needs more than the generator
@@ -39,10 +41,11 @@ class SavedGenerator:
         self.device = torch.device(device)
         self.net, self.hparams, self.latent_dim = net.to(self.device).eval(), hparams, net.latent_dim
         self.num_classes = getattr(net, "num_classes", None)
+        latent = hparams.get("latent") or {}
+        self.latent = Latent(**latent) if isinstance(latent, dict) else latent
 
     def noise(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
-        return latent_noise(n, self.latent_dim, self.hparams.get("latent_distribution", "normal"),
-                            self.hparams.get("latent_scale", 1.0), generator, self.device)
+        return self.latent(n, self.latent_dim, generator, self.device)
 
     @torch.no_grad()
     def sample(self, noise: Tensor, labels: Optional[Tensor] = None) -> Tensor:
@@ -57,12 +60,12 @@ class SavedGenerator:
 def load_generator(ckpt_path: Path, device: str = "cpu") -> SavedGenerator | None:
     """The generator of a checkpoint ``fit`` wrote, from its class_path and weights alone; ``None``
     when the checkpoint does not describe it that way (then ``load_model`` rebuilds the whole model)."""
-    checkpoint = read_checkpoint(ckpt_path)
+    checkpoint = migrate_checkpoint(read_checkpoint(ckpt_path))
     hparams = checkpoint.get("hyper_parameters") or {}
     spec = hparams.get("generator")
     if not isinstance(spec, dict) or not isinstance(spec.get("class_path"), str):
         return None
-    prefix = "generator_ema." if (hparams.get("ema_decay") or 0) > 0 else "generator."
+    prefix = "generator_ema." if hparams.get("ema") else "generator."
     try:
         module, _, name = spec["class_path"].rpartition(".")
         net = getattr(importlib.import_module(module), name)(**(spec.get("init_args") or {}))
@@ -78,9 +81,14 @@ def load_model(ckpt_path: str | Path, device: str = "cpu", runs_dir: str | Path 
     from gan_lightning.models import GANModule
 
     ckpt_path = checkpoint_path(ckpt_path, runs_dir)
-    read_checkpoint(ckpt_path)  # one line, not torch.load's traceback, for a file that is no checkpoint
+    # One line, not torch.load's traceback, for a file that is no checkpoint; then the arguments of an
+    # earlier version read as today's, before Lightning builds the model from them.
+    checkpoint = migrate_checkpoint(read_checkpoint(ckpt_path))
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    buffer.seek(0)
     try:
-        return GANModule.load_from_checkpoint(ckpt_path, map_location=device).eval()
+        return GANModule.load_from_checkpoint(buffer, map_location=device).eval()
     except (RuntimeError, pickle.UnpicklingError, EOFError, KeyError) as e:
         raise ConfigError(f"--ckpt_path: {ckpt_path} is not a readable gan_lightning checkpoint "
                           f"({type(e).__name__}: {str(e)[:80] or 'empty'})") from e
@@ -161,10 +169,10 @@ def write(samples: torch.Tensor, output: Path, model: "GANModule | None" = None,
         real = data.reference("val").float() if data is not None else None
         fig, axes = plot_samples(samples.flatten(1), real)
         if real is not None and real.shape[1] == 1:
-            draw_density_and_discriminator(axes[0], model.discriminator, model.outputs_logits, real, samples,
-                                           getattr(data, "density", None), pack=model.pack)
+            draw_density_and_discriminator(axes[0], model.discriminator_output, model.outputs_logits, real, samples,
+                                           getattr(data, "density", None))
         elif real is not None and real.shape[1] == 2:
-            draw_critic_heatmap(axes[0], model.discriminator, model.outputs_logits, real, samples, pack=model.pack)
+            draw_critic_heatmap(axes[0], model.discriminator_output, model.outputs_logits, real, samples)
         fig.tight_layout()
         fig.savefig(output, dpi=90)
         plt.close(fig)

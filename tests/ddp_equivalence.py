@@ -63,8 +63,10 @@ class SharedAlphaPenalty(GradientPenalty):
         super().__init__(weight=10.0)
         self.model = model
 
-    def penalty(self, critic, real, fake, real_out, fake_out):
-        return losses.gradient_penalty(critic, real, fake, alpha=self.model.shared((GLOBAL_BATCH,), uniform=True))
+    def discriminator_term(self, step):
+        alpha = self.model.shared((GLOBAL_BATCH,), uniform=True)
+        value = losses.gradient_penalty(step.critic, step.real, step.fake, alpha=alpha)
+        return value, value
 
 
 def main(devices, batch_per_rank, output, regularizer="gp"):

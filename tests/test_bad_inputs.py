@@ -28,8 +28,8 @@ def bad_inputs(tmp_path, checkpoints):
     write_faces(tmp_path / "few-faces", n=10)  # and one broken file: 11 image files
     gaussian = ["--config", str(CONFIGS / "nsgan_gaussian.yaml")]
     return {
-        "negative learning rate": (["fit", *gaussian, "--model.init_args.optimizer_d.init_args.lr", "-1"],
-                                   "optimizer_d: Invalid learning rate: -1.0; set it with --model.init_args.optimizer_d.init_args"),
+        "negative learning rate": (["fit", *gaussian, "--model.init_args.optimizer_g.init_args.lr", "-1"],
+                                   "optimizer_g: Invalid learning rate: -1.0; set it with --model.init_args.optimizer_g.init_args"),
         "corrupt checkpoint to fit": (["fit", *gaussian, "--ckpt_path", "notes.ckpt"],
                                       "--ckpt_path: notes.ckpt is not a PyTorch checkpoint"),
         "corrupt checkpoint to sample": (["sample", "--ckpt_path", "notes.ckpt", "--output", "s.png"],

@@ -40,8 +40,6 @@ def test_compare_runs_each_objective_with_and_without_its_regularizer(tmp_path):
     assert [x["class_path"] for x in saved["wgan-toggled-gaussian-seed0"]["regularizers"]] == ["gan_lightning.regularizers.R1"]
     assert saved["rpgan-toggled-gaussian-seed0"]["regularizers"] == []
     assert len(saved["rpgan-shipped-gaussian-seed1"]["regularizers"]) == 2
-    # The learning-rate decay follows the run's length.
-    assert saved["wgan-shipped-gaussian-seed0"]["scheduler_g"]["init_args"]["total_iters"] == 40
 
     points = list(csv.DictReader(open(out / "points.csv")))
     assert [p["iteration"] for p in points if p["objective"] == "wgan" and p["variant"] == "+R1" and p["seed"] == "1"] \

@@ -38,3 +38,19 @@ def test_no_import_circle_in_the_package():
                      if not b.startswith(a + ".") and not a.startswith(b + ".") and reaches(b, a, set()))
     assert not circles, circles
     assert len(graph) > 30 and graph["gan_lightning.cli"]  # the walk saw the package
+
+
+def test_the_training_loop_stays_small_and_tricks_stay_in_their_objects():
+    """models/base.py holds the loop, not the tricks: <= 350 lines, a constructor of <= 15 arguments, and packing
+    known only to the wrapper network (plots, sampling and callbacks ask the model for D's output per sample)."""
+    import inspect
+
+    from gan_lightning.models import GANModule
+
+    base = PACKAGE / "models" / "base.py"
+    assert len(base.read_text().splitlines()) <= 350
+    arguments = [p for p in inspect.signature(GANModule.__init__).parameters if p != "self"]
+    assert len(arguments) <= 15, arguments
+    knows_packing = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+                           if "pack" in {n.attr for n in ast.walk(ast.parse(p.read_text())) if isinstance(n, ast.Attribute)})
+    assert knows_packing == ["networks/packing.py"], knows_packing

@@ -7,11 +7,13 @@ import torch
 from PIL import Image
 
 from gan_lightning.callbacks import SampleGrid
+from gan_lightning.callbacks.sample_grid import grid_inputs
 from gan_lightning.commands import main
 from gan_lightning.data import GaussianMixtureDataModule, MNISTDataModule, StackedMNISTDataModule
 from gan_lightning.metrics import SampleMetrics
 from gan_lightning.models import NSGAN
 from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from gan_lightning.regularizers import ClassificationLoss
 from helpers import CONFIGS, TINY_MNIST, run_cli
 from images import write_mnist
 
@@ -76,11 +78,12 @@ def test_labelled_data_modules_yield_the_class_of_each_sample(tmp_path):
     assert isinstance(next(iter(GaussianMixtureDataModule(epoch_length=1).train_dataloader())), torch.Tensor)
 
 
-def conditional_ring_model(conditioning="projection", **kwargs):
+def conditional_ring_model(conditioning="projection", classify_fakes=True, classification_weight=1.0, **kwargs):
+    terms = [] if conditioning == "projection" else [ClassificationLoss(classification_weight, classify_fakes)]
     return NSGAN(MLPGenerator(latent_dim=8, output_shape=[2], hidden=[64, 64], num_classes=8),
                  MLPDiscriminator(input_shape=[2], hidden=[64, 64], num_classes=8, conditioning=conditioning),
                  optimizer_g=lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.5, 0.999)),
-                 optimizer_d=lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.5, 0.999)), **kwargs)
+                 optimizer_d=lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.5, 0.999)), regularizers=terms, **kwargs)
 
 
 def accuracy(model, data) -> float:
@@ -120,7 +123,7 @@ def test_classify_fakes_decides_whether_d_learns_the_classes_of_generated_sample
     models = {flag: conditional_ring_model(conditioning, classify_fakes=flag, classification_weight=0.7) for flag in (True, False)}
     models[False].load_state_dict(models[True].state_dict())
     terms = {flag: model.critic_loss(real, fake, 0, labels) for flag, model in models.items()}
-    _, fake_classes = models[True].critic_and_classes(fake, labels)
+    fake_classes = models[True].critic(fake, labels).classes
     fake_ce = torch.nn.functional.cross_entropy(fake_classes, labels)
     torch.testing.assert_close(terms[True]["d_loss"] - terms[False]["d_loss"], 0.7 * fake_ce)
     torch.testing.assert_close(terms[True]["d_class"], terms[False]["d_class"])
@@ -128,15 +131,15 @@ def test_classify_fakes_decides_whether_d_learns_the_classes_of_generated_sample
 
 def test_the_fixed_grid_has_one_row_per_class(tmp_path):
     generator = DCGANGenerator(latent_dim=8, image_size=28, channels=1, base_width=8, num_classes=10)
-    model = NSGAN(generator, DCGANDiscriminator(image_size=28, channels=1, base_width=8, num_classes=10),
-                  num_fixed_samples=80)
-    assert model.fixed_labels.tolist() == [c for c in range(10) for _ in range(8)]
-    torch.testing.assert_close(model.fixed_noise[:8], model.fixed_noise[8:16])  # the same noise in every row
+    model = NSGAN(generator, DCGANDiscriminator(image_size=28, channels=1, base_width=8, num_classes=10))
+    noise, labels = grid_inputs(model, 80)
+    assert labels.tolist() == [c for c in range(10) for _ in range(8)]
+    torch.testing.assert_close(noise[:8], noise[8:16])  # the same noise in every row
 
     class Trainer:  # what SampleGrid reads of a trainer
         sanity_checking, default_root_dir, loggers = False, str(tmp_path), []
 
-    SampleGrid().on_validation_epoch_end(Trainer(), model)
+    SampleGrid(num_samples=80).on_validation_epoch_end(Trainer(), model)
     grid = Image.open(tmp_path / "plots" / "samples_0000000.png")
     assert grid.size == (8 * 30 + 2, 10 * 30 + 2)  # 8 columns, 10 rows of 28-pixel images, 2-pixel padding
 
@@ -197,7 +200,7 @@ def test_an_unconditional_checkpoint_of_the_previous_release_still_loads_and_sam
     from gan_lightning.sample import draw, load_model
 
     model = load_model(old)  # the whole model, as evaluate loads it
-    assert model.num_classes is None and model.fixed_labels is None
+    assert model.num_classes is None and model.ema is not None and model.latent.seed == 0
     torch.testing.assert_close(draw(model, 100, seed=3), expected, **same)
 
 

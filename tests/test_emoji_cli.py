@@ -81,8 +81,7 @@ def test_a_short_run_brings_the_emoji_fid_down(packages, tmp_path):
     for iterations in (1, 150):
         cli = GANCLI(args=["fit", "--config", str(CONFIGS / "best_emoji.yaml"),
                            *emoji_args(packages, tmp_path, f"learn{iterations}", iterations, widths=16),
-                           "--model.init_args.ema_decay", "0.9", "--model.init_args.optimizer_g.init_args.lr", "0.001",
-                           "--model.init_args.optimizer_d.init_args.lr", "0.001",
+                           "--model.init_args.ema.decay", "0.9", "--model.init_args.optimizer_g.init_args.lr", "0.001",
                            "--data.init_args.image_size", "16",
                            "--model.init_args.generator.init_args.image_size", "16",
                            "--model.init_args.discriminator.init_args.image_size", "16", "--trainer.logger", "false"])

@@ -57,11 +57,11 @@ def test_evaluate_a_mixture_run_writes_json_logs_wandb_and_agrees_with_validatio
     from gan_lightning.sample import sample_main
 
     drawn = []
-    monkeypatch.setattr(gan_lightning.plots, "draw_critic_heatmap", lambda ax, d, logits, real, fake, pack: drawn.append(
-        (real.shape, fake.shape, logits, pack)))
+    monkeypatch.setattr(gan_lightning.plots, "draw_critic_heatmap", lambda ax, d, logits, real, fake: drawn.append(
+        (real.shape, fake.shape, logits, d(real[:3]).shape)))
     sample_main(["--ckpt_path", str(run / "checkpoints" / "last.ckpt"), "--num_samples", "300",
                  "--output", str(tmp_path / "ring.png")])
-    assert drawn == [((2500, 2), (300, 2), True, 1)] and (tmp_path / "ring.png").read_bytes()[:4] == b"\x89PNG"
+    assert drawn == [((2500, 2), (300, 2), True, (3,))] and (tmp_path / "ring.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_evaluate_an_mnist_run_with_its_feature_network_and_another(tmp_path):

@@ -21,6 +21,7 @@ from gan_lightning import losses
 from gan_lightning.callbacks import CheckpointOnInterrupt
 from gan_lightning.commands import main
 from gan_lightning.data import GaussianDataModule, GaussianMixtureDataModule, MNISTDataModule
+from gan_lightning.ema import EMA
 from gan_lightning.models import GANModule, NSGAN, WGANGP
 from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator
 from test_conditional import conditional_ring_model
@@ -70,8 +71,8 @@ def resumable_run(tmp_path, epochs, ckpt_path=None):
     L.seed_everything(0)
     g, d = networks()
     model = WGANGP(g, d, optimizer_g=lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.0, 0.9)),
-                   optimizer_d=lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.0, 0.9)), n_critic=2, ema_decay=0.9,
-                   scheduler_g=lambda o: torch.optim.lr_scheduler.StepLR(o, 7, 0.5))
+                   optimizer_d=lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.0, 0.9)), n_critic=2, ema=EMA(0.9),
+                   scheduler=lambda o: torch.optim.lr_scheduler.StepLR(o, 7, 0.5))
     data = GaussianDataModule(batch_size=32, batches_per_step=2, epoch_length=15)
     checkpoint = ModelCheckpoint(dirpath=tmp_path, save_last=True)
     trainer = L.Trainer(max_epochs=epochs, logger=False, callbacks=[checkpoint], enable_progress_bar=False,
@@ -323,14 +324,14 @@ def test_resume_in_the_middle_of_an_epoch_is_bit_for_bit_too(tmp_path, data_kind
         L.seed_everything(0)
         if data_kind == "images":
             model = NSGAN(DCGANGenerator(latent_dim=8, image_size=28, channels=1, base_width=4),
-                          DCGANDiscriminator(image_size=28, channels=1, base_width=4), ema_decay=0.9, ema_every=4)
+                          DCGANDiscriminator(image_size=28, channels=1, base_width=4), ema=EMA(0.9, every=4))
             data = MNISTDataModule(data_dir=str(tmp_path / "mnist"), batch_size=32, val_size=120)
         elif data_kind == "conditional":
-            model = conditional_ring_model(ema_decay=0.9, ema_every=4)
+            model = conditional_ring_model(ema=EMA(0.9, every=4))
             data = GaussianMixtureDataModule(layout="ring8", batch_size=32, epoch_length=15, labels=True)
         else:
             g, d = networks()
-            model = NSGAN(g, d, ema_decay=0.9, ema_every=4)
+            model = NSGAN(g, d, ema=EMA(0.9, every=4))
             data = GaussianDataModule(batch_size=32, epoch_length=15)
         callbacks = [ModelCheckpoint(dirpath=tmp_path / "mid", every_n_train_steps=every, save_top_k=-1)] if every else []
         trainer = L.Trainer(max_epochs=epochs, logger=False, callbacks=callbacks, enable_checkpointing=bool(every),

@@ -9,6 +9,7 @@ import torch
 from helpers import CONFIGS, run_cli
 from gan_lightning.cli import GANCLI
 from gan_lightning.data import MNISTDataModule
+from gan_lightning.ema import EMA
 from gan_lightning.metrics import SampleMetrics
 from gan_lightning.models import NSGAN
 from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator
@@ -111,7 +112,7 @@ def fit_three_iterations(mnist_dir, root, channels_last: bool) -> tuple[NSGAN, t
     sgd = functools.partial(torch.optim.SGD, lr=0.005)  # not Adam: its first steps magnify rounding into signs
     model = NSGAN(DCGANGenerator(latent_dim=16, image_size=28, channels=1, base_width=8),
                   DCGANDiscriminator(image_size=28, channels=1, base_width=8), optimizer_g=sgd, optimizer_d=sgd,
-                  regularizers=[R1(gamma=1.0)], ema_decay=0.9, channels_last=channels_last)
+                  regularizers=[R1(gamma=1.0)], ema=EMA(0.9), channels_last=channels_last)
     initial = model.generator.net[0].weight.detach().clone()
     trainer = L.Trainer(default_root_dir=root, max_steps=2 * 3, limit_val_batches=0, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
@@ -136,7 +137,7 @@ def test_channels_last_changes_the_layout_not_the_training(mnist_dir, tmp_path):
 
     state = torch.load(tmp_path / "cl" / "last.ckpt", weights_only=False)["state_dict"]
     fresh = NSGAN(DCGANGenerator(latent_dim=16, image_size=28, channels=1, base_width=8),
-                  DCGANDiscriminator(image_size=28, channels=1, base_width=8), ema_decay=0.9)
+                  DCGANDiscriminator(image_size=28, channels=1, base_width=8), ema=EMA(0.9))
     fresh.load_state_dict(state)
     assert fresh.generator_ema.net[0].weight.is_contiguous()
     torch.testing.assert_close(fresh.sample(8, seed=1), fast.sample(8, seed=1), rtol=1e-4, atol=1e-5)

@@ -75,8 +75,8 @@ def test_bad_settings_are_refused_with_the_value():
         LearningRateDecay(start=1.0)
     with pytest.raises(ConfigError, match=r"end_factor must be in \(0, 1\], got 0"):
         LearningRateDecay(end_factor=0)
-    model = NSGAN(*networks(), scheduler_g=lambda o: torch.optim.lr_scheduler.StepLR(o, 7, 0.5))
+    model = NSGAN(*networks(), scheduler=lambda o: torch.optim.lr_scheduler.StepLR(o, 7, 0.5))
     trainer = L.Trainer(max_steps=4, logger=False, enable_progress_bar=False, enable_model_summary=False,
                         enable_checkpointing=False, limit_val_batches=0, callbacks=[LearningRateDecay()])
-    with pytest.raises(ConfigError, match="remove the model's scheduler_g"):
+    with pytest.raises(ConfigError, match="remove the model's scheduler,"):
         trainer.fit(model, GaussianDataModule(batch_size=32, epoch_length=15))

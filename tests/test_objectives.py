@@ -10,7 +10,8 @@ from gan_lightning.data import GaussianDataModule
 from gan_lightning.errors import ConfigError
 from gan_lightning.metrics import Wasserstein1D
 from gan_lightning.models import GAN, LSGAN, NSGAN, WGAN, WGANGP, Hinge, RpGAN
-from gan_lightning.regularizers import R1, R2
+from gan_lightning.ema import EMA
+from gan_lightning.regularizers import R1, R2, FeatureMatching, GeneratorStep
 from gan_lightning.networks import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 
 
@@ -61,7 +62,7 @@ def test_a_short_run_spreads_a_collapsed_generator_to_the_data(name):
     # Sampled from the average of G's recent weights, as every shipped Gaussian config samples: at a constant rate
     # the plain objectives circle the data, and where one snapshot of that lands moves with the CPU's float
     # rounding (NS-GAN's W1 at seed 0 0.122 on one CPU, under 0.12 on another; 0.025 with the average).
-    model = OBJECTIVES[name](*networks(), ema_decay=0.999)
+    model = OBJECTIVES[name](*networks(), ema=EMA(0.999))
     data = GaussianDataModule()
     before, std_before = w1_to_data(model, data), float(model.sample(5000, seed=1).std())
     fit(model, iterations=1000)
@@ -134,7 +135,7 @@ def test_d_pretraining_updates_only_d_for_the_first_iterations():
 def test_ema_follows_the_generator_with_warm_up():
     L.seed_everything(0)
     # First update: decay = min(0.999, (1 + 0) / (10 + 0)) = 0.1, so EMA = 0.1 * old + 0.9 * new.
-    fresh = NSGAN(*networks(), ema_decay=0.999, ema_every=1)
+    fresh = NSGAN(*networks(), ema=EMA(0.999, every=1))
     start = snapshot(fresh.generator)
     fit(fresh, iterations=1)
     for ema, new, old in zip(fresh.generator_ema.parameters(), fresh.generator.parameters(), start):
@@ -153,9 +154,9 @@ def test_ema_every_k_iterations_stays_within_k_over_the_horizon_of_the_per_itera
         L.seed_everything(0)
         model = OBJECTIVES["NSGAN"](*networks())
         model = NSGAN(model.generator, model.discriminator, optimizer_g=adam(1e-3, 0.5), optimizer_d=adam(1e-3, 0.5),
-                      ema_decay=0.99, ema_every=ema_every)
+                      ema=EMA(0.99, every=ema_every))
         if decay is not None:
-            model.ema_decay_at = decay
+            model.ema.decay_at = decay
         fit(model, iterations=300)
         flat = lambda net: torch.cat([p.flatten() for p in net.parameters()])  # noqa: E731
         return flat(model.generator_ema), flat(model.generator)
@@ -188,6 +189,15 @@ def test_compiled_networks_train_and_keep_their_checkpoint_keys(name):
     assert w1_to_data(model, data) < 0.5 * before
 
 
+def feature_matching(model, fake, real, labels=None):
+    """(D's judgement of ``fake``, feature matching's term) as the generator's update computes them."""
+    term = next(r for r in model.regularizers if isinstance(r, FeatureMatching))
+    with torch.no_grad():
+        real_out = model.critic(real, labels, term.layers)
+    fake_out = model.critic(fake, labels, term.layers)
+    return fake_out, term.generator_term(GeneratorStep(fake_out, real_out, labels))[0]
+
+
 @pytest.mark.parametrize("layers", ["last", "all"])
 def test_feature_matching_pulls_the_generator_to_the_data_through_a_frozen_discriminator(layers):
     """With D frozen at its random start, the non-saturating loss alone drives G toward whatever D
@@ -195,8 +205,8 @@ def test_feature_matching_pulls_the_generator_to_the_data_through_a_frozen_discr
     features (or of both hidden layers) on real and generated batches, moves G onto the data."""
     def train(weight):
         L.seed_everything(0)
-        model = NSGAN(*networks(), optimizer_g=adam(1e-2, 0.5), optimizer_d=adam(0.0, 0.5), feature_matching=weight,
-                      feature_matching_layers=layers)
+        model = NSGAN(*networks(), optimizer_g=adam(1e-2, 0.5), optimizer_d=adam(0.0, 0.5),
+                      regularizers=[FeatureMatching(weight, layers)] if weight else [])
         d0 = snapshot(model.discriminator)
         data, _ = fit(model, iterations=400)
         assert same(d0, snapshot(model.discriminator))
@@ -225,18 +235,18 @@ def test_feature_matching_on_all_layers_sums_each_hidden_layers_term():
     L.seed_everything(0)
     g = DCGANGenerator(latent_dim=8, image_size=28, channels=1, base_width=4)
     d = DCGANDiscriminator(image_size=28, channels=1, base_width=4, norm="none")
-    model = NSGAN(g, d, feature_matching=10.0, feature_matching_layers="all")
+    model = NSGAN(g, d, regularizers=[FeatureMatching(10.0, "all")])
     real, fake = torch.rand(16, 1, 28, 28) * 2 - 1, g(model.noise(8))
     batches = []
     d.net[0].register_forward_hook(lambda layer, args, out: batches.append(len(args[0])))
-    fake_out, _, matching = model.critic_and_feature_matching(fake, real)
+    fake_out, matching = feature_matching(model, fake, real)
     assert sorted(batches) == [8, 16]
-    torch.testing.assert_close(fake_out, d(fake))
+    torch.testing.assert_close(fake_out.score, d(fake))
     per_layer = [losses.feature_matching_loss(r, f) for r, f in zip(d.hidden_layers(real), d.hidden_layers(fake))]
     assert len(per_layer) == 2 and min(per_layer) > 0
     torch.testing.assert_close(matching, sum(per_layer))
-    model.hparams.feature_matching_layers = "last"
-    torch.testing.assert_close(model.critic_and_feature_matching(fake, real)[2], per_layer[-1])
+    model.regularizers[0].layers = "last"
+    torch.testing.assert_close(feature_matching(model, fake, real)[1], per_layer[-1])
 
 
 @pytest.mark.parametrize("conditioning", ["projection", "auxiliary"])
@@ -248,14 +258,15 @@ def test_feature_matching_of_a_conditional_discriminator_judges_one_augmented_ba
     L.seed_everything(0)
     g = DCGANGenerator(latent_dim=8, image_size=28, channels=1, base_width=4, num_classes=3)
     d = DCGANDiscriminator(image_size=28, channels=1, base_width=4, norm="none", num_classes=3, conditioning=conditioning)
-    model = NSGAN(g, d, feature_matching=1.0, feature_matching_layers=layers, augment=DiffAugment(["translation", "cutout"]))
+    model = NSGAN(g, d, regularizers=[FeatureMatching(1.0, layers)], augment=DiffAugment(["translation", "cutout"]))
     augmented, batches = [], []
-    model.augment = lambda x, augment=model.augment: augmented.append(augment(x)) or augmented[-1]
+    model.critic.augment = lambda x, augment=model.augment: augmented.append(augment(x)) or augmented[-1]
     d.net[0].register_forward_hook(lambda layer, args, out: batches.append(len(args[0])))
     labels = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
-    real, fake = torch.rand(16, 1, 28, 28) * 2 - 1, g(model.noise(8), labels)
-    fake_out, classes, matching = model.critic_and_feature_matching(fake, real, labels)
-    assert sorted(batches) == [8, 16] and [len(x) for x in augmented] == [16, 8]
+    real, fake = torch.rand(8, 1, 28, 28) * 2 - 1, g(model.noise(8), labels)
+    fake_out, matching = feature_matching(model, fake, real, labels)
+    fake_out, classes = fake_out.score, fake_out.classes
+    assert batches == [8, 8] and [len(x) for x in augmented] == [8, 8]  # the real batch, then the generated one
     seen_real, seen_fake = augmented
     if conditioning == "auxiliary":
         expected_out, expected_classes = d(seen_fake, labels, with_classes=True)
@@ -272,13 +283,13 @@ def test_feature_matching_of_a_conditional_discriminator_judges_one_augmented_ba
 
 
 @pytest.mark.parametrize("discriminator, weight, message", [
-    (lambda: networks()[1], -1.0, "must be >= 0"),
+    (lambda: networks()[1], -1.0, "need weight >= 0"),
     (lambda: torch.nn.Sequential(torch.nn.Linear(1, 1), torch.nn.Flatten(0)), 1.0, "has none"),
     (lambda: DCGANDiscriminator(image_size=28, channels=1, base_width=8, norm="batch"), 1.0, "set its norm to none"),
 ])
 def test_feature_matching_rejects_what_it_cannot_use(discriminator, weight, message):
     with pytest.raises(ConfigError, match=message):
-        NSGAN(networks()[0], discriminator(), feature_matching=weight)
+        NSGAN(networks()[0], discriminator(), regularizers=[FeatureMatching(weight)])
 
 
 def test_feature_matching_on_all_layers_needs_a_discriminator_that_lists_them():
@@ -290,6 +301,6 @@ def test_feature_matching_on_all_layers_needs_a_discriminator_that_lists_them():
             return x.sum(1)
 
     with pytest.raises(ConfigError, match="'all' needs a discriminator with a `hidden_layers\\(x\\)` method.*LastLayerOnly has none"):
-        NSGAN(networks()[0], LastLayerOnly(), feature_matching=1.0, feature_matching_layers="all")
+        NSGAN(networks()[0], LastLayerOnly(), regularizers=[FeatureMatching(1.0, "all")])
     with pytest.raises(ConfigError, match="must be 'last' or 'all', got 'first'"):
-        NSGAN(*networks(), feature_matching=1.0, feature_matching_layers="first")
+        NSGAN(*networks(), regularizers=[FeatureMatching(1.0, "first")])

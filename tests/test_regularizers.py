@@ -10,7 +10,8 @@ from gan_lightning.data import GaussianDataModule
 from gan_lightning.errors import ConfigError
 from gan_lightning.models import NSGAN, WGANGP, RpGAN
 from gan_lightning.networks import MLPDiscriminator, MLPGenerator
-from gan_lightning.regularizers import R1, R2, GradientPenalty
+from gan_lightning.critic import Judgement
+from gan_lightning.regularizers import R1, R2, CriticStep, GradientPenalty
 
 
 class QuadraticCritic(nn.Module):
@@ -24,17 +25,22 @@ class QuadraticCritic(nn.Module):
         return (self.a * x ** 2).flatten(1).sum(1)
 
 
+def critic_step(critic, real, fake):
+    """What the training step hands a regularizer: the batches, the critic's judgements, the critic."""
+    return CriticStep(real, fake, Judgement(critic(real)), Judgement(critic(fake)), None, critic)
+
+
 def test_r1_and_r2_equal_the_hand_computed_squared_gradient_norm():
     critic = QuadraticCritic(1.5)
     real = torch.tensor([[1.0, 2.0], [0.0, -1.0]], requires_grad=True)
     fake = torch.tensor([[3.0, 0.0], [1.0, 1.0]], requires_grad=True)
-    real_out, fake_out = critic(real), critic(fake)
+    step = critic_step(critic, real, fake)
     # ||2 a x||^2 = 4 a^2 ||x||^2: real rows 5 and 1, fake rows 9 and 2.
     r1, r2 = R1(gamma=0.2), R2(gamma=0.4)
-    assert_close(r1.penalty(critic, real, fake, real_out, fake_out), torch.tensor(4 * 1.5 ** 2 * (5 + 1) / 2))
-    assert_close(r2.penalty(critic, real, fake, real_out, fake_out), torch.tensor(4 * 1.5 ** 2 * (9 + 2) / 2))
-    weighted, value = r1.loss(critic, real, fake, real_out, fake_out)
-    assert_close(weighted, 0.1 * value)  # gamma / 2
+    assert_close(r1.discriminator_term(step)[0], torch.tensor(4 * 1.5 ** 2 * (5 + 1) / 2))
+    assert_close(r2.discriminator_term(step)[0], torch.tensor(4 * 1.5 ** 2 * (9 + 2) / 2))
+    assert r1.generator_term(None) is None and r1.weight == 0.1  # gamma / 2, in D's loss only
+    weighted = r1.weight * r1.discriminator_term(step)[0]
     weighted.backward()  # reaches the critic's weight: d/da of 0.1 * 4 a^2 * 3 = 2.4 a
     assert_close(critic.a.grad, torch.tensor(2.4 * 1.5))
 
@@ -45,9 +51,10 @@ def test_lazy_regularization_is_the_eager_one_in_expectation():
     assert [s for s in steps if lazy.active(s)] == [0, 4, 8, 12] and all(eager.active(s) for s in steps)
     critic = QuadraticCritic(1.0)
     real = torch.ones(3, 2, requires_grad=True)
-    out = critic(real)
-    eager_total = sum(eager.loss(critic, real, real, out, out)[0] for s in steps if eager.active(s))
-    lazy_total = sum(lazy.loss(critic, real, real, out, out)[0] for s in steps if lazy.active(s))
+    step = critic_step(critic, real, real)
+    loss = lambda r: r.weight * r.every * r.discriminator_term(step)[0]  # noqa: E731  as the training step weighs it
+    eager_total = sum(loss(eager) for s in steps if eager.active(s))
+    lazy_total = sum(loss(lazy) for s in steps if lazy.active(s))
     assert_close(lazy_total, eager_total)  # weight x 4 every 4 steps
 
 

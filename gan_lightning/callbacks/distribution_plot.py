@@ -32,13 +32,13 @@ class DistributionPlot(Callback):
         if trainer.sanity_checking or real is None or real.dim() != 2:
             return
         real = real.float().cpu()
-        fake = pl_module.sample(self.num_samples, seed=pl_module.hparams.seed).float().cpu()
+        fake = pl_module.sample(self.num_samples, seed=pl_module.latent.seed).float().cpu()
         fig, axes = plot_samples(fake, real)
         if real.shape[1] == 1:
-            draw_density_and_discriminator(axes[0], pl_module.discriminator, pl_module.outputs_logits, real, fake,
-                                           getattr(data, "density", None), pack=pl_module.pack)
+            draw_density_and_discriminator(axes[0], pl_module.discriminator_output, pl_module.outputs_logits, real, fake,
+                                           getattr(data, "density", None))
         elif real.shape[1] == 2:
-            draw_critic_heatmap(axes[0], pl_module.discriminator, pl_module.outputs_logits, real, fake, pack=pl_module.pack)
+            draw_critic_heatmap(axes[0], pl_module.discriminator_output, pl_module.outputs_logits, real, fake)
         axes[0].set_title(f"{type(pl_module).__name__}, iteration {pl_module.iteration}")
         path = Path(trainer.default_root_dir) / "plots" / f"distribution_{pl_module.iteration:07d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -58,8 +58,8 @@ class LearningRateDecay(Callback):
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.lr_scheduler_configs:
-            raise ConfigError("LearningRateDecay sets the learning rates itself: remove the model's scheduler_g / "
-                              "scheduler_d, or this callback")
+            raise ConfigError("LearningRateDecay sets the learning rates itself: remove the model's scheduler, "
+                              "or this callback")
         if not (trainer.max_steps and trainer.max_steps > 0) and not (trainer.max_epochs and trainer.max_epochs > 0) \
                 and not any(isinstance(c, Timer) for c in trainer.callbacks):
             raise ConfigError("LearningRateDecay needs a budget to decay over: set trainer.max_steps (or --iterations), "

@@ -13,18 +13,18 @@ from gan_lightning.regularizers import GradientPenalty, Regularizer
 class GAN(GANModule):
     """Original minimax GAN (Goodfellow et al. 2014): G minimizes log(1 - D(G(z)))."""
 
-    def discriminator_loss(self, real, fake, real_out, fake_out):
-        return {"d_loss": losses.minimax_discriminator_loss(real_out, fake_out)}
+    def discriminator_loss(self, real_score, fake_score):
+        return {"d_loss": losses.minimax_discriminator_loss(real_score, fake_score)}
 
-    def generator_loss(self, fake_out, real, labels=None):
-        return losses.minimax_generator_loss(fake_out)
+    def generator_loss(self, fake_score):
+        return losses.minimax_generator_loss(fake_score)
 
 
 class NSGAN(GAN):
     """Non-saturating GAN (Goodfellow et al. 2014, sec. 3): G maximizes log D(G(z))."""
 
-    def generator_loss(self, fake_out, real, labels=None):
-        return losses.nonsaturating_generator_loss(fake_out)
+    def generator_loss(self, fake_score):
+        return losses.nonsaturating_generator_loss(fake_score)
 
 
 class WGAN(GANModule):
@@ -49,12 +49,12 @@ class WGAN(GANModule):
         """RMSprop(5e-5), as in the paper (momentum-based optimizers made the critic unstable)."""
         return torch.optim.RMSprop(params, lr=5e-5)
 
-    def discriminator_loss(self, real, fake, real_out, fake_out):
-        loss = losses.wasserstein_critic_loss(real_out, fake_out)
+    def discriminator_loss(self, real_score, fake_score):
+        loss = losses.wasserstein_critic_loss(real_score, fake_score)
         return {"d_loss": loss, "w_distance": -loss.detach()}
 
-    def generator_loss(self, fake_out, real, labels=None):
-        return losses.wasserstein_generator_loss(fake_out)
+    def generator_loss(self, fake_score):
+        return losses.wasserstein_generator_loss(fake_score)
 
     def after_discriminator_step(self):
         losses.clip_weights(self.discriminator, self.clip_value)
@@ -102,11 +102,11 @@ class Hinge(GANModule):
         """Adam(2e-4, betas=(0, 0.9)) as in Miyato et al. 2018."""
         return torch.optim.Adam(params, lr=2e-4, betas=(0.0, 0.9))
 
-    def discriminator_loss(self, real, fake, real_out, fake_out):
-        return {"d_loss": losses.hinge_discriminator_loss(real_out, fake_out)}
+    def discriminator_loss(self, real_score, fake_score):
+        return {"d_loss": losses.hinge_discriminator_loss(real_score, fake_score)}
 
-    def generator_loss(self, fake_out, real, labels=None):
-        return losses.hinge_generator_loss(fake_out)
+    def generator_loss(self, fake_score):
+        return losses.hinge_generator_loss(fake_score)
 
 
 class LSGAN(GANModule):
@@ -114,11 +114,11 @@ class LSGAN(GANModule):
 
     outputs_logits = False  # a regression score around [0, 1]
 
-    def discriminator_loss(self, real, fake, real_out, fake_out):
-        return {"d_loss": losses.least_squares_discriminator_loss(real_out, fake_out)}
+    def discriminator_loss(self, real_score, fake_score):
+        return {"d_loss": losses.least_squares_discriminator_loss(real_score, fake_score)}
 
-    def generator_loss(self, fake_out, real, labels=None):
-        return losses.least_squares_generator_loss(fake_out)
+    def generator_loss(self, fake_score):
+        return losses.least_squares_generator_loss(fake_score)
 
 
 class RpGAN(GANModule):
@@ -130,14 +130,15 @@ class RpGAN(GANModule):
     """
 
     outputs_logits = False  # only differences of its outputs mean anything
+    compares_with_real = True
 
     @staticmethod
     def default_optimizer(params):
         """Adam(2e-4, betas=(0, 0.99)), R3GAN's betas."""
         return torch.optim.Adam(params, lr=2e-4, betas=(0.0, 0.99))
 
-    def discriminator_loss(self, real, fake, real_out, fake_out):
-        return {"d_loss": losses.relativistic_discriminator_loss(real_out, fake_out)}
+    def discriminator_loss(self, real_score, fake_score):
+        return {"d_loss": losses.relativistic_discriminator_loss(real_score, fake_score)}
 
-    def generator_loss(self, fake_out, real, labels=None):
-        return losses.relativistic_generator_loss(self.critic(real, labels), fake_out)
+    def generator_loss(self, fake_score, real_score):
+        return losses.relativistic_generator_loss(real_score, fake_score)

@@ -1,5 +1,7 @@
 from gan_lightning.networks.anime import AnimeCritic, AnimeGenerator
 from gan_lightning.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 from gan_lightning.networks.mlp import MLPDiscriminator, MLPGenerator
+from gan_lightning.networks.packing import Packed
 
-__all__ = ["MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "AnimeGenerator", "AnimeCritic"]
+__all__ = ["MLPGenerator", "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "AnimeGenerator", "AnimeCritic",
+           "Packed"]

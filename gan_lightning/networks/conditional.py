@@ -1,6 +1,8 @@
 """The pieces that make a network class-conditional: conditional batch norm for generators, the
 projection term for discriminators (Miyato & Koyama 2018, "cGANs with Projection Discriminator")."""
 
+from typing import Optional
+
 from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError
@@ -47,6 +49,15 @@ def check_labels(name: str, num_classes: int | None, y: Tensor | None, batch: in
     if y is None or y.shape != (batch,):
         raise ValueError(f"{name} has num_classes={num_classes}: give labels [B={batch}], got "
                          f"{None if y is None else tuple(y.shape)}")
+
+
+def network_classes(name: str, generator: nn.Module, discriminator: nn.Module) -> Optional[int]:
+    """The classes of a conditional GAN (``None``: unconditional); both networks must have the same."""
+    classes = {"generator": getattr(generator, "num_classes", None), "discriminator": getattr(discriminator, "num_classes", None)}
+    if len(set(classes.values())) > 1:
+        raise ConfigError(f"{name}: the networks have num_classes " + ", ".join(f"{k} {v}" for k, v in classes.items()) +
+                          "; set the same num_classes in both networks' init_args")
+    return classes["generator"]
 
 
 class ConditionalBatchNorm2d(nn.Module):
