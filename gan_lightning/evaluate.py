@@ -21,7 +21,13 @@ from gan_lightning.runs import WANDB_PROJECT, reference_cache_dir, wandb_has_cre
 from gan_lightning.sample import checkpoint_path, load_datamodule, load_model
 
 SETTINGS = ("feature", "weights_path", "num_samples", "num_reference", "reference_split", "kid", "metrics",
-            "memorization")
+            "memorization", "fid_infinity")
+# Published protocols by name: what a number next to a paper's must be computed with. Options given on the command
+# line beside a preset override it (and the JSON says so: the preset's name and every setting are recorded).
+PRESETS = {
+    "inception-50k-train": {"feature": 2048, "num_samples": 50_000, "reference_split": "train", "num_reference": None},
+    "inception-10k-val": {"feature": 2048, "num_samples": 10_000, "reference_split": "val", "num_reference": None},
+}
 
 
 def parse_feature(value: Optional[str]):
@@ -39,14 +45,15 @@ def parse_feature(value: Optional[str]):
                           f"({type(e).__name__}: {e})") from e
 
 
-def merged_metrics(model, cli: dict):
-    """The run's own metrics settings, overridden by those given on the command line (a ``SampleMetrics``)."""
+def merged_metrics(model, cli: dict, keep: set = frozenset()):
+    """The run's own metrics settings, overridden by those given on the command line (a ``SampleMetrics``);
+    the keys in ``keep`` are taken from ``cli`` even when ``None`` (a preset's "the whole split")."""
     from gan_lightning.metrics.suite import SampleMetrics  # torchmetrics: not loaded for --help
 
     base = model.sample_metrics
-    settings = {k: getattr(base, {"metrics": "wanted"}.get(k, k)) for k in SETTINGS} if base is not None else {}
-    settings.update({k: v for k, v in cli.items() if v is not None})
-    return SampleMetrics(**settings)
+    settings = {k: getattr(base, {"metrics": "wanted"}.get(k, k), None) for k in SETTINGS} if base is not None else {}
+    settings.update({k: v for k, v in cli.items() if v is not None or k in keep})
+    return SampleMetrics(**{k: v for k, v in settings.items() if v is not None or k in keep})
 
 
 def log_to_wandb(run_dir: Path, project: str, values: dict, protocol: dict, iteration: int) -> Path:
@@ -78,6 +85,12 @@ def evaluate_main(args: list[str]) -> None:
     parser.add_argument("--memorization", type=Optional[bool], default=None,
                         help="Also the share of samples nearer a training image than held-out images are.")
     parser.add_argument("--metrics", type=Optional[list[str]], default=None, help="Metric names to report, e.g. [fid, modes].")
+    parser.add_argument("--preset", type=Optional[str], default=None,
+                        help=f"A published protocol: {', '.join(PRESETS)} (50,000 samples against the whole training set "
+                             "on Inception pool3, as mimicry and StudioGAN report CIFAR-10; or 10,000 against the held-out "
+                             "split).")
+    parser.add_argument("--fid_infinity", type=Optional[bool], default=None,
+                        help="Also FID extrapolated to infinitely many samples (Chong & Forsyth 2020).")
     parser.add_argument("--seed", type=Optional[int], default=None, help="Seed of the noise (default: the run's, as in validation).")
     parser.add_argument("--ema", type=bool, default=True, help="Sample the EMA generator when the checkpoint has one.")
     parser.add_argument("--device", type=str, default="cpu", help="Device, e.g. cpu or cuda.")
@@ -88,14 +101,18 @@ def evaluate_main(args: list[str]) -> None:
         if cfg[name] is not None and cfg[name] < 2:
             raise ConfigError(f"--{name} must be >= 2, got {cfg[name]}")
 
+    if cfg.preset is not None and cfg.preset not in PRESETS:
+        raise ConfigError(f"--preset: expected one of {', '.join(PRESETS)}, got {cfg.preset!r}")
+    preset = dict(PRESETS.get(cfg.preset) or {})
+
     ckpt_path = checkpoint_path(cfg.ckpt_path, cfg.runs_dir)
     model = load_model(ckpt_path, cfg.device)
     ckpt_path = ckpt_path.resolve()
     data = load_datamodule(ckpt_path)
-    metrics = merged_metrics(model, {"feature": parse_feature(cfg.feature), "weights_path": cfg.weights_path,
-                                     "num_samples": cfg.num_samples, "num_reference": cfg.num_reference,
-                                     "reference_split": cfg.reference_split, "kid": cfg.kid, "metrics": cfg.metrics,
-                                     "memorization": cfg.memorization})
+    given = {"feature": parse_feature(cfg.feature), "weights_path": cfg.weights_path, "num_samples": cfg.num_samples,
+             "num_reference": cfg.num_reference, "reference_split": cfg.reference_split, "kid": cfg.kid,
+             "metrics": cfg.metrics, "memorization": cfg.memorization, "fid_infinity": cfg.fid_infinity}
+    metrics = merged_metrics(model, {**preset, **{k: v for k, v in given.items() if v is not None}}, keep=set(preset))
     run_dir = ckpt_path.parent.parent if ckpt_path.parent.name == "checkpoints" else ckpt_path.parent
     metrics.setup(data, reference_cache_dir(run_dir), cfg.device)
     if not cfg.ema:
@@ -106,7 +123,7 @@ def evaluate_main(args: list[str]) -> None:
         raise ConfigError(f"--metrics: none of {cfg.metrics} fits this data")
 
     protocol = {**metrics.protocol, "ema": model.generator_ema is not None, "seed": seed,
-                "checkpoint": str(ckpt_path), "iteration": model.iteration}
+                "checkpoint": str(ckpt_path), "iteration": model.iteration, "preset": cfg.preset}
     output = ckpt_path.parent / f"eval-{model.iteration:07d}.json"
     output.write_text(json.dumps({"metrics": values, "protocol": protocol}, indent=2) + "\n")
     width = max(map(len, values))

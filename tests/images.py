@@ -2,6 +2,7 @@
 
 import io
 import json
+import pickle
 import struct
 import tarfile
 from pathlib import Path
@@ -172,3 +173,34 @@ def png_bytes(image: Image.Image) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
+
+
+def write_cifar(root, per_batch=12, seed=0):
+    """``root/cifar-10-batches-py``: data_batch_1..5 and test_batch, each ``per_batch`` images whose red channel
+    holds the class (label x 20), green the batch number, blue the image's index: every pixel says where it came from."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for b, name in enumerate([f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]):
+        labels = rng.integers(0, 10, per_batch).tolist()
+        data = np.zeros((per_batch, 3, 32, 32), dtype=np.uint8)
+        data[:, 0] = np.array(labels)[:, None, None] * 20
+        data[:, 1] = b
+        data[:, 2] = np.arange(per_batch)[:, None, None]
+        with open(folder / name, "wb") as f:
+            pickle.dump({"data": data.reshape(per_batch, -1), "labels": labels, "batch_label": name}, f)
+    return folder
+
+
+def write_inception_weights(path: Path) -> Path:
+    """torch-fidelity's Inception with freshly initialised weights, saved where ``weights_path`` can name it: the
+    FID network's architecture and file format without the download."""
+    from unittest import mock
+
+    import torch_fidelity.feature_extractor_inceptionv3 as inception
+
+    with mock.patch.object(inception, "load_state_dict_from_url", lambda *a, **k: {}), \
+            mock.patch.object(inception.FeatureExtractorInceptionV3, "load_state_dict", lambda self, *a, **k: None):
+        net = inception.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    torch.save(net.state_dict(), path)
+    return path

@@ -6,14 +6,14 @@ import yaml
 
 from helpers import CONFIGS
 from gan_lightning.cli import GANCLI
-from images import write_emoji_packages, write_faces, write_real_mnist
+from images import write_cifar, write_emoji_packages, write_faces, write_real_mnist
 
 SHIPPED = sorted(p.name for p in CONFIGS.glob("*.yaml"))
-HEADLINE = {"mnist": "val/fid", "stackedmnist": "val/modes", "anime": "val/fid", "emoji": "val/fid"}
+HEADLINE = {"mnist": "val/fid", "stackedmnist": "val/modes", "anime": "val/fid", "emoji": "val/fid", "cifar10": "val/fid"}
 
 
 def data_kind(name: str) -> str:
-    for kind in ("stackedmnist", "mnist", "anime", "emoji"):
+    for kind in ("stackedmnist", "mnist", "anime", "emoji", "cifar10"):
         if f"_{kind}" in name:
             return kind
     return "vectors"  # Gaussian data and mixtures
@@ -25,6 +25,7 @@ def data_dirs(tmp_path_factory):
     write_real_mnist(root / "mnist")
     write_faces(root / "faces", n=56)  # two WGAN steps take 2 x n_critic x 4 = 40 training images
     write_emoji_packages(root / "emoji", n=27)  # 54 images, 8 held out
+    write_cifar(root / "cifar10")  # 60 training images in CIFAR-10's pickled batches
     return root
 
 
@@ -34,8 +35,9 @@ def shrink(name: str, data_dirs) -> list[str]:
         return ["--data.init_args.epoch_length", "2", "--data.init_args.val_size", "64"]
     args = ["--trainer.limit_train_batches", "2", "--trainer.val_check_interval", "2",
             "--model.init_args.metrics.init_args.num_samples", "16"]
-    if kind == "anime":
-        args += ["--data.init_args.data_dir", str(data_dirs / "faces"), "--data.init_args.val_size", "8",
+    if kind in ("anime", "cifar10"):  # Inception's weights are a download: a small feature network instead
+        folder = data_dirs / ("faces" if kind == "anime" else "cifar10")
+        args += ["--data.init_args.data_dir", str(folder), "--data.init_args.val_size", "8",
                  "--data.init_args.batch_size", "4", "--model.init_args.metrics.init_args.feature",
                  '{"class_path": "images.SmallFeatures", "init_args": {"channels": 3}}']
     elif kind == "emoji":

@@ -72,7 +72,7 @@ def test_evaluate_an_mnist_run_with_its_feature_network_and_another(tmp_path):
     assert "(reused)" in out  # fit's validation cached the same reference
     result = json.loads((tmp_path / "runs" / "digits" / "checkpoints" / "eval-0000003.json").read_text())
     assert {"fid", "precision", "recall", "density", "coverage", "classes", "min_class_share", "class_kl",
-            "confidence"} == set(result["metrics"])
+            "confidence", "is", "is_std"} == set(result["metrics"])
     assert result["protocol"]["ema"] is True and result["protocol"]["feature_network"] == MNISTFeatures().digest
     other = run_cli(["evaluate", "--ckpt_path", "last", "--feature", "images.SmallFeatures", "--wandb", "false"],
                     cwd=tmp_path).stdout

@@ -44,6 +44,11 @@ def test_fid_from_a_local_inception_weights_file_without_network(tmp_path, monke
     torch.testing.assert_close(metrics.reference["features"], features)
     fid = float(metrics.evaluate(ReplayGenerator(fake), seed=0)["fid"])
     assert torch.isfinite(torch.tensor(fid)) and fid > 0
+    # The Inception Score from the same pass's ImageNet logits (1008 classes): finite, at least 1.
+    scored = SampleMetrics(feature=2048, weights_path=str(path), metrics=["is"])
+    scored.setup(FixedReference(real), tmp_path)
+    assert scored.reference["logits"].shape == (6, 1008)
+    assert float(scored.evaluate(ReplayGenerator(fake), seed=0)["is"]) >= 1.0
 
 
 def test_missing_inception_weights_stop_with_one_line(monkeypatch, no_network):

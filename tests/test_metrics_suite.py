@@ -34,7 +34,10 @@ def test_identical_digits_give_fid_zero_and_full_precision_recall_coverage_class
     assert metrics.protocol["reals"] == 200 and metrics.protocol["fakes"] == 200  # default: as many as the reference
     values = metrics.evaluate(ReplayGenerator(digits.reference("val")), seed=0)
     assert set(values) == {"fid", "kid", "precision", "recall", "density", "coverage", "classes", "min_class_share",
-                           "class_kl", "confidence"}
+                           "class_kl", "confidence", "is", "is_std"}
+    # The domain Inception Score on the shipped classifier: real digits of every class score well above 1, at most 10
+    # (7.2 here: 10 splits of 20 digits, each split's class histogram uneven).
+    assert 6 < float(values["is"]) <= 10
     # KID is an unbiased estimate from random subsets: around 0 for identical sets, not exactly 0.
     assert abs(float(values["fid"])) < 1e-2 and abs(float(values["kid"])) < 0.05
     assert values["precision"] == values["recall"] == values["coverage"] == 1.0
@@ -136,3 +139,20 @@ def test_validation_writes_nothing_into_the_working_directory_of_a_trainer_witho
     trainer.fit(model, GaussianDataModule(epoch_length=5, val_size=100))
     assert "val/w1" in trainer.callback_metrics and model.sample_metrics.cache_path is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_domain_inception_score_is_one_for_a_single_digit_and_is_torchmetrics_formula(digits, tmp_path):
+    """IS = exp(E_x KL(p(y|x) || p(y))): samples that are all one digit score 1 however confident the classifier;
+    the value equals the formula computed from the classifier's probabilities, split in the order drawn."""
+    metrics = SampleMetrics(feature="mnist", num_samples=200, metrics=["is", "is_std"])
+    metrics.setup(digits, tmp_path)
+    reals = digits.reference("val")
+    ones = reals[metrics.reference["probabilities"][:, 0].argmax(1) == 1]
+    single = metrics.evaluate(ReplayGenerator(ones[torch.arange(200) % len(ones)]), seed=0)
+    assert abs(float(single["is"]) - 1) < 0.1, single
+    values = metrics.evaluate(ReplayGenerator(reals), seed=0)
+    p = metrics.reference["probabilities"][:, 0].double()
+    chunks = [c for c in p.chunk(10)]  # torchmetrics shuffles first; the mean over splits of equal size is close
+    expected = torch.stack([(c * (c.clamp_min(1e-12).log() - c.mean(0, keepdim=True).log())).sum(1).mean().exp()
+                            for c in chunks]).mean()
+    assert abs(float(values["is"]) - float(expected)) < 0.5 and set(values) == {"is", "is_std"}

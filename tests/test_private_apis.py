@@ -45,3 +45,13 @@ def test_wandb_logger_keeps_its_init_arguments_in_a_dict():
     logger = WandbLogger(offline=True)
     assert isinstance(getattr(logger, "_wandb_init", None), dict) and "anonymous" in logger._wandb_init, (
         "lightning changed WandbLogger._wandb_init: update GANCLI.instantiate_trainer")
+
+
+def test_torchmetrics_inception_keeps_its_all_features_forward():
+    # metrics/suite.py: InceptionFeatures.features_and_logits takes pool3 and the logits from one pass through
+    # NoTrainInceptionV3._torch_fidelity_forward (its forward() returns the first feature only).
+    from torchmetrics.image.fid import NoTrainInceptionV3
+
+    method = getattr(NoTrainInceptionV3, "_torch_fidelity_forward", None)
+    assert method is not None and parameters(method) == ["self", "x"], (
+        "torchmetrics changed NoTrainInceptionV3._torch_fidelity_forward: update InceptionFeatures.features_and_logits")

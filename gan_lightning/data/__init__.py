@@ -1,3 +1,4 @@
+from gan_lightning.data.cifar10 import CIFAR10DataModule
 from gan_lightning.data.gaussian import GaussianDataModule
 from gan_lightning.data.emoji import EmojiDataModule
 from gan_lightning.data.image_folder import AnimeFacesDataModule, ImageFolderDataModule
@@ -8,4 +9,4 @@ from gan_lightning.data.stacked_mnist import StackedMNISTDataModule
 
 __all__ = ["GaussianDataModule", "GaussianMixtureDataModule", "InMemoryImageDataModule", "MNISTDataModule",
            "StackedMNISTDataModule", "ImageFolderDataModule", "AnimeFacesDataModule",
-           "EmojiDataModule"]
+           "EmojiDataModule", "CIFAR10DataModule"]

@@ -46,6 +46,8 @@ class EmojiFeatures(FrozenClassifier):
         weights_path: a classifier's weights; ``None`` takes the ones that ship with the package.
     """
 
+    input_description = "float32 in [-1, 1]; other sizes resized to 32x32 bilinearly with antialiasing"
+
     def __init__(self, weights_path: Optional[str] = None):
         super().__init__(EmojiClassifier(), weights_path, WEIGHTS)
 

@@ -42,6 +42,8 @@ class MNISTFeatures(FrozenClassifier):
         weights_path: a classifier's weights; ``None`` takes the ones that ship with the package.
     """
 
+    input_description = "float32 in [-1, 1], 28x28, each channel on its own"
+
     def __init__(self, weights_path: Optional[str] = None):
         super().__init__(MNISTClassifier(), weights_path, WEIGHTS)
 

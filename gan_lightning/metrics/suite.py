@@ -10,7 +10,8 @@ What fits which data:
   ``precision``, ``recall``, ``density``, ``coverage`` in data space; for mixtures also
   ``modes``, ``mode_kl`` and ``high_quality``.
 - images: ``fid`` (and ``kid`` when asked), ``precision``, ``recall``, ``density`` and
-  ``coverage`` on the feature network; with the shipped MNIST classifier also ``classes``,
+  ``coverage`` on the feature network; ``is`` and ``is_std``, the Inception Score on Inception's
+  logits, or a domain IS on the shipped MNIST or emoji classifier's; with the MNIST classifier also ``classes``,
   ``class_kl`` and ``confidence`` for digits, ``modes``, ``mode_kl`` and ``digit_kl`` for Stacked MNIST;
   with the shipped emoji classifier ``classes``, ``class_kl`` and ``confidence`` over the 9 emoji
   categories; when asked, ``memorization`` and ``memorization_reals`` (``metrics.memorization``).
@@ -40,6 +41,8 @@ from gan_lightning.errors import ConfigError
 from gan_lightning.latent import balanced_labels
 from gan_lightning.metrics.distribution import distribution_metrics
 from gan_lightning.metrics.emoji_classifier import EmojiFeatures
+from gan_lightning.metrics.fid_infinity import fid_infinity
+from gan_lightning.metrics.inception_score import ScoreOfLogits
 from gan_lightning.metrics.manifold import DensityCoverage, PrecisionRecall
 from gan_lightning.metrics.memorization import Memorization, memorization_reference
 from gan_lightning.metrics.mnist_classifier import MNISTFeatures
@@ -76,17 +79,33 @@ class InceptionFeatures(nn.Module):
             raise ConfigError(f"Inception features come in 64, 192, 768 or 2048 dimensions, got {dim}")
         if weights_path is not None and not Path(weights_path).is_file():
             raise ConfigError(f"FID: no weights file at {weights_path}")
-        try:
-            self.net = NoTrainInceptionV3("inception-v3-compat", [str(dim)], feature_extractor_weights_path=weights_path)
+        try:  # pool3 features for FID, and the ImageNet logits for the Inception Score, in one pass
+            self.net = NoTrainInceptionV3("inception-v3-compat", [str(dim), "logits_unbiased"],
+                                          feature_extractor_weights_path=weights_path)
         except (OSError, RuntimeError) as e:  # URLError is an OSError
             raise ConfigError(f"FID: could not get the Inception weights ({type(e).__name__}: {e}); set "
                               f"metrics.init_args.weights_path to a local {INCEPTION_FILE} or metrics.init_args.feature "
                               "to mnist or a feature network of your own") from e
         source = Path(weights_path).read_bytes() if weights_path else b"torchmetrics default"
         self.digest = f"inception{dim}-" + hashlib.sha256(source).hexdigest()[:16]
+        self.input_description = ("uint8 RGB (rounded from [-1, 1], gray repeated), resized to 299x299 by torch-fidelity's "
+                                  "TF-compatible bilinear filter inside the network; float32")
 
     def forward(self, images: Tensor) -> Tensor:
-        return self.net(to_inception_input(images)).float()
+        return self.features_and_logits(images)[0]
+
+    def features_and_logits(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """(features ``[B, dim]``, ImageNet logits ``[B, 1008]``) of images in [-1, 1]."""
+        x = to_inception_input(images)
+        features, logits = self.net._torch_fidelity_forward(x)  # forward() keeps only the first of the two
+        return features.reshape(len(x), -1).float(), logits.reshape(len(x), -1).float()
+
+
+def library_versions() -> dict[str, str]:
+    import torchmetrics
+    import torchvision
+
+    return {"torch": torch.__version__, "torchvision": torchvision.__version__, "torchmetrics": torchmetrics.__version__}
 
 
 def network_digest(net: nn.Module) -> str:
@@ -129,13 +148,15 @@ class SampleMetrics:
         metrics: names to report (e.g. ``[fid, modes]``); ``None``: every one that fits.
         memorization: also the share of samples nearer a training image than held-out real images
             are (images only; compares every sample with the whole training split in pixel space).
+        fid_infinity: also ``fid_infinity``, FID extrapolated to infinitely many samples (Chong & Forsyth
+            2020; keeps every generated feature; in one process, as ``evaluate`` runs).
     """
 
     def __init__(self, feature: Union[Literal["mnist", "emoji"], int, nn.Module] = "mnist",
                  weights_path: Optional[str] = None, num_samples: Optional[int] = None,
                  num_reference: Optional[int] = None, reference_split: Literal["val", "train"] = "val",
                  kid: bool = False, kid_subset_size: int = 1000, metrics: Optional[list[str]] = None,
-                 memorization: bool = False):
+                 memorization: bool = False, fid_infinity: bool = False):
         if num_samples is not None and num_samples < 2:
             raise ConfigError(f"SampleMetrics: num_samples must be >= 2 or null, got {num_samples}")
         if num_reference is not None and num_reference < 2:
@@ -148,7 +169,7 @@ class SampleMetrics:
         self.feature, self.weights_path = feature, weights_path
         self.num_samples, self.num_reference, self.reference_split = num_samples, num_reference, reference_split
         self.kid, self.kid_subset_size, self.wanted = kid, kid_subset_size, metrics
-        self.memorization = memorization
+        self.memorization, self.fid_infinity = memorization, fid_infinity
         self.network: Optional[nn.Module] = None
         self.reference: Optional[dict] = None
         self.metrics: dict[str, Metric] = {}
@@ -188,6 +209,9 @@ class SampleMetrics:
         protocol = {"data": type(datamodule).__name__, "reference_split": self.reference_split, "reals": len(reals),
                     "fakes": self.num_samples,
                     "feature_network": network_digest(self.network) if images else "none (data space)"}
+        if images:  # what else decides the numbers: how images reach the network, and the libraries that ran it
+            protocol["network_input"] = getattr(self.network, "input_description", "images in [-1, 1] as the data gives them")
+            protocol["versions"] = library_versions()
         if self.memorization and images:
             train = datamodule.reference("train")
             protocol["memorization"] = f"pixel L2 to {len(train)} training images"
@@ -217,13 +241,17 @@ class SampleMetrics:
 
     @torch.inference_mode()
     def describe(self, images: Tensor) -> dict[str, Tensor]:
-        """Features ``[N, F]`` (and digit probabilities ``[N, C, 10]``) of images ``[N, C, H, W]`` in [-1, 1]."""
+        """Features ``[N, F]`` of images ``[N, C, H, W]`` in [-1, 1], with the shipped classifiers' class probabilities
+        ``[N, C, K]`` (one row per channel) or Inception's ImageNet logits ``[N, 1008]``."""
         net = self.build_network().to(images.device)
-        out: dict[str, list[Tensor]] = {"features": [], "probabilities": []}
+        out: dict[str, list[Tensor]] = {"features": [], "probabilities": [], "logits": []}
         for batch in images.split(500):
             if hasattr(net, "features_and_probabilities"):
                 features, probabilities = net.features_and_probabilities(batch)
                 out["probabilities"].append(probabilities)
+            elif hasattr(net, "features_and_logits"):
+                features, logits = net.features_and_logits(batch)
+                out["logits"].append(logits.float())
             else:
                 features = net(batch)
             out["features"].append(features.float().flatten(1))
@@ -247,6 +275,8 @@ class SampleMetrics:
                 channels = reference["probabilities"].shape[1]
                 classes = reference["probabilities"].shape[-1]
                 metrics["modes"] = StackedModes() if channels == 3 else ClassCoverage(classes)
+            if "logits" in reference or ("probabilities" in reference and reference["probabilities"].shape[1] == 1):
+                metrics["is"] = ScoreOfLogits(splits=min(10, n_fake // 2))  # Inception's, or the classifier's domain IS
         wanted = lambda *names: self.wanted is None or any(n in self.wanted for n in names)
         if min(n_real, n_fake) > 5:  # k-nearest-neighbour balls need more points than k
             if wanted("precision", "recall"):  # the neighbour searches are the costly part: only when asked
@@ -282,7 +312,7 @@ class SampleMetrics:
         # are of the class asked for is the conditional accuracy.
         classes = getattr(model, "num_classes", None)
         labels = balanced_labels(count, classes).to(device) if classes else None
-        accuracy, start = MeanMetric().to(device), 0
+        accuracy, start, kept = MeanMetric().to(device), 0, []
         per_class = self.per_class_fid(share, classes, device) if labels is not None else None
         # Vectors in big batches: a million 1-D samples in batches of 256 would be 4,000 small generator calls.
         batch_size = 256 if "features" in self.reference else 16_384
@@ -291,6 +321,8 @@ class SampleMetrics:
             if "memorization" in self.metrics:
                 described["pixels"] = batch
             self.update(described, real=False)
+            if self.fid_infinity and "features" in described and world_size == 1:
+                kept.append(described["features"])
             batch_labels = labels[start:start + len(batch)] if labels is not None else None
             predicted = self.predicted_class(described) if labels is not None else None
             if predicted is not None:
@@ -301,6 +333,8 @@ class SampleMetrics:
         out = {"accuracy": accuracy.compute()} if labels is not None and accuracy.update_count else {}
         if per_class:
             out["intra_fid"] = torch.stack([metric.compute() for metric in per_class.values()]).mean()
+        if sum(map(len, kept)) > 20:  # a line through FIDs of at least 2 samples each
+            out["fid_infinity"] = fid_infinity(self.reference["features"], torch.cat(kept))[0]
         for name, metric in self.metrics.items():
             value = metric.compute()
             if name in ("fid", "kid"):
@@ -346,6 +380,10 @@ class SampleMetrics:
             elif name == "memorization":
                 if not real:
                     metric.update(described["pixels"])
+            elif name == "is":  # of the generated samples only
+                if not real:
+                    logits = described.get("logits")
+                    metric.update(logits if logits is not None else described["probabilities"][:, 0].clamp_min(1e-12).log())
             elif name == "modes":
                 metric.update(described.get("probabilities", described.get("samples")), real=real)
             else:
