@@ -5,6 +5,24 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+OBJECTIVES = {"gan": "GAN", "nsgan": "NSGAN", "wgan": "WGAN", "wgangp": "WGANGP", "hinge": "Hinge", "lsgan": "LSGAN",
+              "rpgan": "RpGAN"}  # name in the benchmarks -> class in gan_lightning.models
+
+
+def recipe(objective: str, dataset: str) -> tuple[Path, list[str]] | None:
+    """The config of an objective (or ``best``, the recommended recipe) on a dataset and the overrides that make
+    the run; ``None`` when the dataset has no config for it.
+
+    An objective whose recipe is NS-GAN's with another loss ships no file of its own: it is
+    ``nsgan_<dataset>.yaml`` with ``--model <Class>``, as a user runs it. A dataset without a ``best`` file
+    recommends NS-GAN's recipe.
+    """
+    own, twin = ROOT / "configs" / f"{objective}_{dataset}.yaml", ROOT / "configs" / f"nsgan_{dataset}.yaml"
+    if own.is_file():
+        return own, []
+    if not twin.is_file() or objective not in [*OBJECTIVES, "best"]:
+        return None
+    return twin, [] if objective == "best" else ["--model", f"gan_lightning.models.{OBJECTIVES[objective]}"]
 
 
 def split_run_arguments(argv: list[str] | None) -> tuple[list[str], list[str]]:

@@ -5,7 +5,8 @@
     python -m benchmarks.compare --datasets mnist --seconds 210 -- \\
         --data.init_args.data_dir data/mnist5k --data.init_args.download false --data.init_args.val_size 500
 
-Each run trains `configs/<objective>_<dataset>.yaml` through the CLI's classes: by default for the
+Each run trains `configs/<objective>_<dataset>.yaml` (or, for an objective that ships no file of its own there,
+`configs/nsgan_<dataset>.yaml --model <Objective>`) through the CLI's classes: by default for the
 budget the config itself sets (`--iterations` or `--seconds` override it), validating as the config
 says. Variants: `shipped` is the config as it is; `toggled` is the same config with its
 regularizers removed, or, when it has none, with R1 added (gamma from `R1_GAMMA`), so each
@@ -35,15 +36,14 @@ from pathlib import Path
 import yaml
 from lightning.pytorch import Callback
 
-from benchmarks.arguments import ROOT, output_folder, split_run_arguments
+from benchmarks.arguments import OBJECTIVES, output_folder, recipe, split_run_arguments
 from gan_lightning.cli import GANCLI
 from gan_lightning.metrics import SampleMetrics
 from gan_lightning.runs import reference_cache_dir
 from gan_lightning.sample import load_model
 
 
-OBJECTIVES = ["gan", "nsgan", "wgan", "wgangp", "hinge", "lsgan", "rpgan"]
-RECIPES = OBJECTIVES + ["best"]  # best: configs/best_<dataset>.yaml, the recommended recipe
+RECIPES = [*OBJECTIVES, "best"]  # best: configs/best_<dataset>.yaml, the recommended recipe
 DATASETS = ["gaussian", "ring8", "grid25", "stackedmnist", "mnist", "emoji"]
 # The validation metric each data set is judged by, and whether lower is better.
 METRIC = {"gaussian": ("val/w1", "min"), "ring8": ("val/modes", "max"), "grid25": ("val/modes", "max"),
@@ -148,9 +148,9 @@ def final_measurements(checkpoints: list[tuple[Path, int]], datamodule, dataset:
 
 def run(objective: str, variant: str, dataset: str, seed: int, budget: list[str], group: str, out: Path,
         extra: list[str]) -> tuple[dict, list[dict]]:
-    config = ROOT / "configs" / f"{objective}_{dataset}.yaml"
+    config, objective_args = recipe(objective, dataset)
     name = f"{objective}-{variant}-{dataset}-seed{seed}"
-    args = ["--config", str(config), "--seed_everything", str(seed), "--model.init_args.latent.seed", str(seed),
+    args = ["--config", str(config), *objective_args, "--seed_everything", str(seed), "--model.init_args.latent.seed", str(seed),
             "--data.init_args.seed", str(seed), "--trainer.default_root_dir", str(out / "runs"), "--run_name", name,
             "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
             "--trainer.logger", "WandbLogger", "--trainer.logger.dict_kwargs.group", group,
@@ -287,8 +287,9 @@ def read_csv(path: Path) -> list[dict]:
 def main(argv=None):
     argv, extra = split_run_arguments(argv)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--objectives", nargs="+", default=OBJECTIVES, choices=RECIPES,
-                        help="objectives (configs/<objective>_<dataset>.yaml); best: configs/best_<dataset>.yaml")
+    parser.add_argument("--objectives", nargs="+", default=list(OBJECTIVES), choices=RECIPES,
+                        help="objectives (configs/<objective>_<dataset>.yaml, else nsgan_<dataset>.yaml --model <Objective>); "
+                             "best: configs/best_<dataset>.yaml, else NS-GAN's")
     parser.add_argument("--datasets", nargs="+", default=["gaussian"], choices=DATASETS)
     parser.add_argument("--variants", nargs="+", default=["shipped"], choices=["shipped", "toggled"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -311,10 +312,11 @@ def main(argv=None):
     started = time.perf_counter()
     for dataset in [] if args.table_only else args.datasets:
         for objective in args.objectives:
-            config = ROOT / "configs" / f"{objective}_{dataset}.yaml"
-            if not config.is_file():
-                print(f"== {objective} on {dataset}: no configs/{config.name}, skipped", flush=True)
+            if recipe(objective, dataset) is None:
+                print(f"== {objective} on {dataset}: no configs/{objective}_{dataset}.yaml or nsgan_{dataset}.yaml, "
+                      "skipped", flush=True)
                 continue
+            config, _ = recipe(objective, dataset)
             budget = budget_args(config, args.iterations, args.seconds, args.val_every)
             for variant in args.variants:
                 for seed in args.seeds:

@@ -5,7 +5,8 @@
         --data.init_args.data_dir data/mnist5k --data.init_args.download false --data.init_args.val_size 500
     python -m benchmarks.quality --datasets emoji --seconds 300
 
-Each run trains the shipped `configs/<objective>_<dataset>.yaml` through the CLI's classes for
+Each run trains the shipped `configs/<objective>_<dataset>.yaml` (or `nsgan_<dataset>.yaml --model
+<Objective>` where the objective ships no file of its own) through the CLI's classes for
 `--seconds` of training (Lightning's `max_time`, no validation on the way), then measures the
 final generator with the same `SampleMetrics` that `fit` and `evaluate` use (the config's counts
 and feature network) and logs `eval/*` to its W&B run, all runs in one group. Beside them, for
@@ -26,12 +27,11 @@ from pathlib import Path
 import torch
 
 from benchmarks.plain_loop import PlainLoop
-from benchmarks.arguments import ROOT, output_folder, split_run_arguments
+from benchmarks.arguments import OBJECTIVES, output_folder, recipe, split_run_arguments
 from gan_lightning.cli import GANCLI
 from gan_lightning.metrics import SampleMetrics
 from gan_lightning.runs import reference_cache_dir
 
-OBJECTIVES = ["gan", "nsgan", "wgan", "wgangp", "hinge", "lsgan", "rpgan"]
 DATASETS = ["gaussian", "ring8", "grid25", "stackedmnist", "mnist", "emoji"]
 # The columns of the table, per data set, in order; the first is the headline.
 COLUMNS = {"gaussian": ["w1", "ks", "std_err", "precision", "recall"],
@@ -44,8 +44,8 @@ COLUMNS = {"gaussian": ["w1", "ks", "std_err", "precision", "recall"],
 
 def build(objective: str, dataset: str, seed: int, seconds: float, group: str, out: Path, extra: list[str]) -> GANCLI:
     """The run of a shipped config; ``plain`` builds the NS-GAN config's networks and data, without a logger."""
-    config = ROOT / "configs" / f"{'nsgan' if objective == 'plain' else objective}_{dataset}.yaml"
-    args = ["--config", str(config), "--seed_everything", str(seed),
+    config, objective_args = recipe("nsgan" if objective == "plain" else objective, dataset)
+    args = ["--config", str(config), *objective_args, "--seed_everything", str(seed),
             "--model.init_args.latent.seed", str(seed), "--data.init_args.seed", str(seed),
             "--trainer.default_root_dir", str(out / "runs"), "--run_name", f"{objective}-{dataset}-seed{seed}",
             "--trainer.max_epochs", "-1", "--trainer.max_time", f"00:00:{int(seconds) // 60:02d}:{int(seconds) % 60:02d}",
@@ -153,7 +153,7 @@ def read_rows(path: Path) -> list[dict]:
 def main(argv=None):
     argv, extra = split_run_arguments(argv)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--objectives", nargs="+", default=OBJECTIVES, choices=OBJECTIVES)
+    parser.add_argument("--objectives", nargs="+", default=list(OBJECTIVES), choices=list(OBJECTIVES))
     parser.add_argument("--datasets", nargs="+", default=["ring8", "grid25"], choices=DATASETS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--seconds", type=float, default=30, help="training wall-clock time of every run")
@@ -169,8 +169,8 @@ def main(argv=None):
     for dataset in [] if args.table_only else args.datasets:
         for seed in args.seeds:
             for objective in args.objectives + ([] if args.no_plain else ["plain"]):
-                if objective != "plain" and not (ROOT / "configs" / f"{objective}_{dataset}.yaml").is_file():
-                    print(f"== {objective} on {dataset}: no configs/{objective}_{dataset}.yaml, skipped", flush=True)
+                if objective != "plain" and recipe(objective, dataset) is None:
+                    print(f"== {objective} on {dataset}: no config, skipped", flush=True)
                     continue
                 print(f"== {objective} on {dataset}, seed {seed}", flush=True)
                 result = (plain_run(dataset, seed, args.seconds, group, out, extra) if objective == "plain" else

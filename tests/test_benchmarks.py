@@ -94,18 +94,22 @@ def test_speed_times_the_cli_against_the_plain_loop_by_differencing_two_lengths(
 
 def test_quality_trains_each_objective_and_a_plain_loop_for_the_same_seconds(tmp_path):
     out = tmp_path / "quality"
-    run_script(["-m", "benchmarks.quality", "--datasets", "ring8", "--objectives", "nsgan", "wgan", "--seeds", "0", "1",
+    run_script(["-m", "benchmarks.quality", "--datasets", "ring8", "--objectives", "lsgan", "wgan", "--seeds", "0", "1",
                 "--seconds", "2", "--out", str(out), "--group", "tinyq"], cwd=ROOT)
     rows = list(csv.DictReader(open(out / "quality.csv")))
-    assert [(r["objective"], r["seed"]) for r in rows] == [(o, s) for s in "01" for o in ("nsgan", "wgan", "plain")]
+    assert [(r["objective"], r["seed"]) for r in rows] == [(o, s) for s in "01" for o in ("lsgan", "wgan", "plain")]
+    # LSGAN ships no ring8 file: it is nsgan_ring8.yaml with --model LSGAN, as a user would run it.
+    saved = yaml.safe_load((out / "runs" / "lsgan-ring8-seed0" / "config.yaml").read_text())["model"]
+    assert saved["class_path"] == "gan_lightning.models.LSGAN" and saved["init_args"]["regularizers"][0]["init_args"] == {
+        "gamma": 0.1, "every": 1}
     for r in rows:
         # The 2-second budget stops each run (the configs' own 3,000 iterations take far longer); the
         # upper bound leaves room for a loaded machine (6.06 s once beside a benchmark).
         assert 2.0 <= float(r["fit_s"]) < 10 and 0 < int(r["iterations"]) < 3000
         assert r["fakes"] == r["reals"] == "2500" and 0 <= float(r["modes"]) <= 8 and float(r["w1"]) > 0
     table = (out / "quality.md").read_text()
-    (nsgan,) = [line for line in table.splitlines() if line.startswith("| nsgan |")]
-    cells = [c.strip() for c in nsgan.strip("|").split("|")]
+    (lsgan,) = [line for line in table.splitlines() if line.startswith("| lsgan |")]
+    cells = [c.strip() for c in lsgan.strip("|").split("|")]
     assert cells[1] == "2" and re.fullmatch(r"[\d.]+ ± [\d.]+", cells[5])  # two seeds; w1 as mean ± std
     logged = [read_run(d) for d in (out / "runs").glob("*/wandb/offline-run-*")]
     assert len(logged) == 4 and {r["run"]["group"] for r in logged} == {"tinyq"}
