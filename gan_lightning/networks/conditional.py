@@ -40,6 +40,40 @@ def conditional_output(out: Tensor, features: Tensor, y: Tensor | None, projecti
     return (out, classifier(features)) if with_classes and classifier is not None else out
 
 
+class ConditionalDiscriminator(nn.Module):
+    """What every discriminator shares past its features: ``forward(x, y, with_classes)`` is
+    ``output(features(x), y, with_classes)``, the unconditional score plus, with ``num_classes``, the
+    projection term and the AC-GAN class head (``conditioning``).
+
+    A subclass builds its layers, calls ``add_class_heads`` once, and defines ``features(x)`` and
+    ``score(features) -> [B]``; ``pooled(features) -> [B, width]`` is what the class terms read (the
+    features themselves unless a subclass pools a feature map).
+    """
+
+    def add_class_heads(self, num_classes: int | None, width: int, conditioning: str) -> None:
+        name = type(self).__name__
+        check_num_classes(name, num_classes)
+        check_conditioning(name, conditioning)
+        self.num_classes, self.conditioning = num_classes, conditioning
+        self.projection, self.classifier = class_heads(num_classes, width, conditioning)
+
+    def pooled(self, features: Tensor) -> Tensor:
+        return features
+
+    def output(self, features: Tensor, y: Tensor | None = None, with_classes: bool = False):
+        """What ``forward(x, y, with_classes)`` returns, from ``features(x)``: the output ``[B]``, or with
+        ``with_classes`` (output, class logits ``[B, num_classes]``)."""
+        out = self.score(features)
+        if self.projection is None and self.classifier is None:
+            return out
+        return conditional_output(out, self.pooled(features), y, self.projection, self.classifier, with_classes)
+
+    def forward(self, x: Tensor, y: Tensor | None = None, with_classes: bool = False):
+        if self.projection is not None:
+            check_labels(type(self).__name__, self.num_classes, y, x.shape[0])
+        return self.output(self.features(x), y, with_classes)
+
+
 def check_labels(name: str, num_classes: int | None, y: Tensor | None, batch: int) -> None:
     """A conditional network needs one label per sample; an unconditional one takes none."""
     if num_classes is None:

@@ -10,7 +10,8 @@ from typing import Literal
 from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.networks.conditional import check_conditioning, class_heads, conditional_output, ConditionalBatchNorm2d, check_labels, check_num_classes
+from gan_lightning.networks.conditional import (ConditionalBatchNorm2d, ConditionalDiscriminator, check_labels,
+                                                check_num_classes)
 from gan_lightning.networks.hidden import block_outputs
 from gan_lightning.networks.spectral import with_spectral_norm
 
@@ -111,7 +112,7 @@ class DCGANGenerator(nn.Module):
         return x
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(ConditionalDiscriminator):
     """Images ``[B, channels, image_size, image_size]`` -> one logit or critic score per image, ``[B]``.
 
     Args:
@@ -133,9 +134,6 @@ class DCGANDiscriminator(nn.Module):
                  num_classes: int | None = None, conditioning: Literal["projection", "auxiliary", "both"] = "projection"):
         super().__init__()
         start, n = upsampling_plan(image_size)
-        check_num_classes(type(self).__name__, num_classes)
-        check_conditioning(type(self).__name__, conditioning)
-        self.num_classes, self.conditioning = num_classes, conditioning
         widths = [base_width * 2 ** i for i in range(n)]
         layers = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]  # no norm on the input layer
         for w_in, w_out in zip(widths[:-1], widths[1:]):
@@ -145,7 +143,7 @@ class DCGANDiscriminator(nn.Module):
         self.apply(dcgan_init)
         if spectral_norm:
             with_spectral_norm(self.net)
-        self.projection, self.classifier = class_heads(num_classes, widths[-1], conditioning)
+        self.add_class_heads(num_classes, widths[-1], conditioning)
 
     def features(self, x: Tensor) -> Tensor:
         """The last hidden layer, ``[B, base_width * 2^(n-1), s, s]``: what the output layer reads."""
@@ -156,15 +154,9 @@ class DCGANDiscriminator(nn.Module):
         ``i = 0 .. n-1``, ``s_i`` halving from ``image_size / 2``; the last is ``features(x)``."""
         return block_outputs(self.net, x)
 
-    def output(self, features: Tensor, y: Tensor | None = None, with_classes: bool = False):
-        """What ``forward(x, y, with_classes)`` returns, from ``features(x)``: the output ``[B]``, or with
-        ``with_classes`` (output, class logits ``[B, num_classes]``)."""
-        out = self.net[-1](features).flatten()
-        if self.projection is None and self.classifier is None:
-            return out
-        return conditional_output(out, features.sum((2, 3)), y, self.projection, self.classifier, with_classes)
+    def score(self, features: Tensor) -> Tensor:
+        return self.net[-1](features).flatten()
 
-    def forward(self, x: Tensor, y: Tensor | None = None, with_classes: bool = False):
-        if self.projection is not None:
-            check_labels(type(self).__name__, self.num_classes, y, x.shape[0])
-        return self.output(self.features(x), y, with_classes)
+    def pooled(self, features: Tensor) -> Tensor:
+        """The class terms read the feature map summed over its pixels: ``[B, C, s, s]`` -> ``[B, C]``."""
+        return features.sum((2, 3))

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.networks.conditional import check_conditioning, class_heads, conditional_output, check_labels, check_num_classes
+from gan_lightning.networks.conditional import ConditionalDiscriminator, check_labels, check_num_classes
 from gan_lightning.networks.hidden import block_outputs
 from gan_lightning.networks.spectral import with_spectral_norm
 
@@ -100,7 +100,7 @@ class MLPGenerator(nn.Module):
         return (self.data_mean + self.data_std * self.net(z)).view(z.shape[0], *self.output_shape)
 
 
-class MLPDiscriminator(nn.Module):
+class MLPDiscriminator(ConditionalDiscriminator):
     """Maps samples ``[B, *input_shape]`` to one logit (or critic score) per sample, ``[B]``.
 
     Args:
@@ -135,16 +135,13 @@ class MLPDiscriminator(nn.Module):
     ):
         super().__init__()
         _check_sizes(type(self).__name__, input_shape=input_shape, hidden=hidden)
-        check_num_classes(type(self).__name__, num_classes)
-        check_conditioning(type(self).__name__, conditioning)
-        self.num_classes, self.conditioning = num_classes, conditioning
         if not 0 <= dropout < 1:
             raise ConfigError(f"{type(self).__name__}: dropout must be in [0, 1), got {dropout}")
         self.input_shape = tuple(input_shape)
         self.net = nn.Sequential(*mlp([math.prod(self.input_shape), *hidden, 1], activation, dropout))
         if spectral_norm:
             with_spectral_norm(self.net)
-        self.projection, self.classifier = class_heads(num_classes, list(hidden)[-1], conditioning)
+        self.add_class_heads(num_classes, list(hidden)[-1], conditioning)
         self.data_mean, self.data_std = check_standardization(type(self).__name__, data_mean, data_std)
 
     def standardize(self, x: Tensor) -> Tensor:
@@ -159,15 +156,5 @@ class MLPDiscriminator(nn.Module):
         """Each hidden layer's activations, first to last: ``[B, hidden[i]]``; the last is ``features(x)``."""
         return block_outputs(self.net, self.standardize(x))
 
-    def output(self, features: Tensor, y: Tensor | None = None, with_classes: bool = False):
-        """What ``forward(x, y, with_classes)`` returns, from ``features(x)``: the output ``[B]``, or with
-        ``with_classes`` (output, class logits ``[B, num_classes]``)."""
-        out = self.net[-1](features).squeeze(1)
-        if self.projection is None and self.classifier is None:
-            return out
-        return conditional_output(out, features, y, self.projection, self.classifier, with_classes)
-
-    def forward(self, x: Tensor, y: Tensor | None = None, with_classes: bool = False):
-        if self.projection is not None:
-            check_labels(type(self).__name__, self.num_classes, y, x.shape[0])
-        return self.output(self.features(x), y, with_classes)
+    def score(self, features: Tensor) -> Tensor:
+        return self.net[-1](features).squeeze(1)

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.networks.conditional import (ConditionalBatchNorm2d, check_conditioning, check_labels,
-                                                check_num_classes, class_heads, conditional_output)
+from gan_lightning.networks.conditional import (ConditionalBatchNorm2d, ConditionalDiscriminator, check_labels,
+                                                check_num_classes)
 from gan_lightning.networks.spectral import with_spectral_norm
 
 # image_size: (bottom width, G's widths: the dense layer's then each block's)
@@ -133,7 +133,7 @@ class ResNetGenerator(nn.Module):
         return torch.tanh(self.to_image(F.relu(self.norm(h))))
 
 
-class ResNetDiscriminator(nn.Module):
+class ResNetDiscriminator(ConditionalDiscriminator):
     """Images ``[B, channels, image_size, image_size]`` -> one logit or critic score per image, ``[B]``.
 
     At the paper's widths: 1,053,825 parameters at 32x32 (4 blocks of 128 channels), as the SNGAN
@@ -155,17 +155,14 @@ class ResNetDiscriminator(nn.Module):
                  num_classes: int | None = None, conditioning: Literal["projection", "auxiliary", "both"] = "projection"):
         super().__init__()
         name = type(self).__name__
-        check_num_classes(name, num_classes)
-        check_conditioning(name, conditioning)
         widths, downsample = plan(DISCRIMINATOR_PLANS, image_size, name)
         widths = scaled(widths, base_width, widths[-1], name)
-        self.num_classes, self.conditioning = num_classes, conditioning
         self.blocks = nn.ModuleList([DiscriminatorBlock(channels, widths[0], True, first=True)] +
                                     [DiscriminatorBlock(a, b, d) for a, b, d in zip(widths, widths[1:], downsample)])
         self.linear = nn.Linear(widths[-1], 1)
         nn.init.xavier_uniform_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)
-        self.projection, self.classifier = class_heads(num_classes, widths[-1], conditioning)
+        self.add_class_heads(num_classes, widths[-1], conditioning)
         if spectral_norm:
             with_spectral_norm(self)
 
@@ -179,18 +176,7 @@ class ResNetDiscriminator(nn.Module):
 
     def features(self, x: Tensor) -> Tensor:
         """The last block's output after ReLU, summed over its pixels: ``[B, width]``, what the output layer reads."""
-        for block in self.blocks:
-            x = block(x)
-        return F.relu(x).sum((2, 3))
+        return self.hidden_layers(x)[-1]
 
-    def output(self, features: Tensor, y: Tensor | None = None, with_classes: bool = False):
-        """What ``forward(x, y, with_classes)`` returns, from ``features(x)``."""
-        out = self.linear(features).flatten()
-        if self.projection is None and self.classifier is None:
-            return out
-        return conditional_output(out, features, y, self.projection, self.classifier, with_classes)
-
-    def forward(self, x: Tensor, y: Tensor | None = None, with_classes: bool = False):
-        if self.projection is not None:
-            check_labels(type(self).__name__, self.num_classes, y, x.shape[0])
-        return self.output(self.features(x), y, with_classes)
+    def score(self, features: Tensor) -> Tensor:
+        return self.linear(features).flatten()

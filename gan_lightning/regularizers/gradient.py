@@ -25,41 +25,38 @@ def input_gradient_norms(outputs: Tensor, inputs: Tensor) -> Tensor:
     return per_output_norms(grads.float(), outputs)
 
 
-class R1(Regularizer):
-    """Mescheder et al. 2018: gamma / 2 * E_x~data ||grad_x D(x)||^2, zero-centred on real data.
+class ZeroCentredPenalty(Regularizer):
+    """gamma / 2 * E ||grad_x D(x)||^2 over one side of the step: real data (R1) or generated (R2).
 
     Args:
         gamma: weight (R3GAN and StyleGAN2 use 0.05 to 10 depending on the data).
         every: apply every ``every`` critic steps, weighted by ``every`` (lazy).
     """
 
-    name = "r1"
     double_backward = True
-    needs_real_grad = True
 
     def __init__(self, gamma: float = 1.0, every: int = 1):
         super().__init__(gamma / 2, every)
         self.gamma = gamma
 
     def discriminator_term(self, step: CriticStep):
-        value = (input_gradient_norms(step.real_out.score, step.real) ** 2).mean()
+        inputs, judged = (step.real, step.real_out) if self.needs_real_grad else (step.fake, step.fake_out)
+        value = (input_gradient_norms(judged.score, inputs) ** 2).mean()
         return value, value
 
 
-class R2(Regularizer):
+class R1(ZeroCentredPenalty):
+    """Mescheder et al. 2018: gamma / 2 * E_x~data ||grad_x D(x)||^2, zero-centred on real data."""
+
+    name = "r1"
+    needs_real_grad = True
+
+
+class R2(ZeroCentredPenalty):
     """Mescheder et al. 2018; R3GAN: gamma / 2 * E_z ||grad D(G(z))||^2, zero-centred on generated data."""
 
     name = "r2"
-    double_backward = True
     needs_fake_grad = True
-
-    def __init__(self, gamma: float = 1.0, every: int = 1):
-        super().__init__(gamma / 2, every)
-        self.gamma = gamma
-
-    def discriminator_term(self, step: CriticStep):
-        value = (input_gradient_norms(step.fake_out.score, step.fake) ** 2).mean()
-        return value, value
 
 
 class GradientPenalty(Regularizer):
