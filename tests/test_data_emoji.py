@@ -85,6 +85,24 @@ def test_labels_are_the_categories_and_their_names_go_into_checkpoints(packages)
     assert dm.state_dict()["class_names"] == list(EMOJI_CATEGORIES)
 
 
+def test_mirror_trains_on_each_image_and_its_mirror_image_and_holds_out_the_originals(packages):
+    root, _ = packages
+    plain, mirrored = loaded(root, labels=True), loaded(root, labels=True, mirror=True)
+    images, labels = mirrored.training_set()
+    n = len(plain.train_images)
+    assert torch.equal(images[:n], plain.train_images) and torch.equal(images[n:], plain.train_images.flip(-1))
+    assert not torch.equal(images[n:], images[:n])  # the drawings are not symmetric
+    assert torch.equal(labels, torch.cat([plain.train_labels, plain.train_labels]))
+    assert torch.equal(mirrored.reference("val"), plain.reference("val"))
+    assert len(mirrored.reference("train")) == 2 * n  # memorization compares with everything training saw
+    batches = list(mirrored.train_dataloader())
+    assert len(batches) == 2 * n // 4 and {tuple(b.shape) for b, _ in batches} == {(4, 3, 32, 32)}
+    rows = lambda x: [bytes(r) for r in x.flatten(1).numpy()]  # noqa: E731
+    seen, pool = rows(torch.cat([b for b, _ in batches])), rows(images)
+    assert all(seen.count(r) <= pool.count(r) for r in seen)  # an epoch draws from the doubled set without repeats
+    assert sum(r in rows(plain.train_images.flip(-1)) for r in seen) >= n - 3  # mirror images among them
+
+
 def test_an_unpacked_package_folder_gives_the_tarballs_images(packages, tmp_path):
     root, _ = packages
     write_emoji_packages(tmp_path, n=27, packed=False)

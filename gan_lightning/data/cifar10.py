@@ -44,10 +44,10 @@ class CIFAR10DataModule(InMemoryImageDataModule):
 
     def __init__(self, data_dir: str = "data", download: bool = False, split: str = "train", batch_size: int = 64,
                  batches_per_step: int = 1, val_size: int = 5000, num_workers: int = 0, seed: int = 0,
-                 labels: bool = False):
+                 labels: bool = False, mirror: bool = False):
         if split not in ("train", "test"):
             raise ConfigError(f"CIFAR10DataModule: split must be 'train' or 'test', got {split!r}")
-        super().__init__(batch_size, batches_per_step, val_size, num_workers, seed, labels)
+        super().__init__(batch_size, batches_per_step, val_size, num_workers, seed, labels, mirror)
         self.data_dir, self.download, self.subset = Path(data_dir), download, split  # `split` is the base's method
         self.class_names = list(CLASS_NAMES)
 

@@ -97,8 +97,8 @@ class EmojiDataModule(InMemoryImageDataModule):
     def __init__(self, data_dir: str = "data/emoji", vendors: list[str] = list(VENDORS), image_size: int = 32,
                  background: str = "white", skin_tones: bool = False, download: bool = False, batch_size: int = 64,
                  batches_per_step: int = 1, val_size: int = 800, num_workers: int = 0, seed: int = 0,
-                 labels: bool = False):
-        super().__init__(batch_size, batches_per_step, val_size, num_workers, seed, labels)
+                 labels: bool = False, mirror: bool = False):
+        super().__init__(batch_size, batches_per_step, val_size, num_workers, seed, labels, mirror)
         name = type(self).__name__
         for vendor in vendors:
             if vendor in UNLICENSED:

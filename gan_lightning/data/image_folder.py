@@ -67,8 +67,8 @@ class ImageFolderDataModule(InMemoryImageDataModule):
     def __init__(self, data_dir: str = "data/images", image_size: int = 64, download: bool = False,
                  download_url: Optional[str] = None, sha256: Optional[str] = None, batch_size: int = 64,
                  batches_per_step: int = 1, val_size: int = 5000, num_workers: int = 0, seed: int = 0,
-                 labels: bool = False):
-        super().__init__(batch_size, batches_per_step, val_size, num_workers, seed, labels)
+                 labels: bool = False, mirror: bool = False):
+        super().__init__(batch_size, batches_per_step, val_size, num_workers, seed, labels, mirror)
         name = type(self).__name__
         if image_size < 4:
             raise ConfigError(f"{name}: image_size must be >= 4, got {image_size}")

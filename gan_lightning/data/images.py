@@ -30,13 +30,15 @@ class InMemoryImageDataModule(LightningDataModule):
         seed: seed of the train/validation split.
         labels: yield ``(images, labels)`` batches, for class-conditional models (the subclass
             says what its classes are: ``num_classes``, ``load_labels``).
+        mirror: train on every training image and its mirror image (StyleGAN's ``--mirror``): twice the
+            data for a small set whose images may face either way; held-out images are not mirrored.
     """
 
     #: How many classes a subclass's labels have (a subclass with labels sets it).
     classes: int | None = None
 
     def __init__(self, batch_size: int = 64, batches_per_step: int = 1, val_size: int = 5000,
-                 num_workers: int = 0, seed: int = 0, labels: bool = False):
+                 num_workers: int = 0, seed: int = 0, labels: bool = False, mirror: bool = False):
         super().__init__()
         name = type(self).__name__
         for key, value in [("batch_size", batch_size), ("batches_per_step", batches_per_step)]:
@@ -47,7 +49,7 @@ class InMemoryImageDataModule(LightningDataModule):
         self.save_hyperparameters()  # with the subclass's arguments: `evaluate` rebuilds the data from a checkpoint
         self.batch_size, self.batches_per_step = batch_size, batches_per_step
         self.val_size, self.num_workers, self.seed = val_size, num_workers, seed
-        self.labels = labels
+        self.labels, self.mirror = labels, mirror
         self.train_images = self.val_images = self.train_labels = self.val_labels = None
         self.loader_generator = torch.Generator().manual_seed(seed + 1)
 
@@ -97,14 +99,23 @@ class InMemoryImageDataModule(LightningDataModule):
         self.setup("validate")
         if split not in ("val", "train"):
             raise ConfigError(f"{type(self).__name__}: reference split must be 'val' or 'train', got {split!r}")
-        return to_unit_range(self.val_images if split == "val" else self.train_images)
+        return to_unit_range(self.val_images if split == "val" else self.training_set()[0])
 
     def reference_labels(self, split: str) -> Tensor | None:
         """The classes ``[N]`` of ``reference(split)``'s images, or ``None`` without labels."""
         if not self.labels:
             return None
         self.setup("validate")
-        return self.val_labels if split == "val" else self.train_labels
+        return self.val_labels if split == "val" else self.training_set()[1]
+
+    def training_set(self) -> tuple[Tensor, Tensor | None]:
+        """The images ``[N, C, H, W]`` uint8 training draws from, and their labels ``[N]`` (``None`` without);
+        with ``mirror``, each training image and then each one's mirror image."""
+        images, labels = self.train_images, self.train_labels if self.labels else None
+        if self.mirror:
+            images = torch.cat([images, images.flip(-1)])
+            labels = None if labels is None else torch.cat([labels, labels])
+        return images, labels
 
     def loader(self, images: Tensor, batch_size: int, train: bool, labels: Tensor | None = None) -> DataLoader:
         # The loader's own generator shuffles: the order is saved with checkpoints (state_dict) and
@@ -121,8 +132,8 @@ class InMemoryImageDataModule(LightningDataModule):
         self.loader_generator.set_state(state_dict["loader_generator"])
 
     def train_dataloader(self) -> DataLoader:
-        return self.loader(self.train_images, self.batch_size * self.batches_per_step, train=True,
-                           labels=self.train_labels if self.labels else None)
+        images, labels = self.training_set()
+        return self.loader(images, self.batch_size * self.batches_per_step, train=True, labels=labels)
 
     def val_dataloader(self) -> DataLoader:
         return self.loader(self.val_images, self.batch_size, train=False)
