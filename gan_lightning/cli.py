@@ -9,19 +9,25 @@ What this adds to LightningCLI:
 - the objective's ``n_critic`` sets how many batches the data module hands each training step;
 - ``--iterations N`` stops after N iterations (Lightning's ``max_steps`` counts optimizer steps);
 - ``--cpu.threads N`` sets torch's CPU threads while the run trains;
-- a progress bar that redraws by the clock (plain lines when stdout is a file).
+- a progress bar that redraws by the clock (plain lines when stdout is a file);
+- a pre-flight (``gan_lightning.preflight``): the networks run once on a sample of the data's shape, and
+  Lightning's refusals of trainer options name the option, before anything is written.
 
 ``gan_lightning.commands`` dispatches ``sample``, ``evaluate`` and ``train_classifier`` without it.
 """
 
 import importlib
+import inspect
 import logging
 import os
+import re
 import sys
 import time
+import warnings
 from pathlib import Path
 
-from lightning.pytorch import LightningDataModule
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
@@ -34,7 +40,8 @@ from gan_lightning.data.images import InMemoryImageDataModule
 from gan_lightning.errors import ConfigError
 from gan_lightning.migration import migrate_checkpoint, migrate_config_file
 from gan_lightning.models import GANModule
-from gan_lightning.models.base import optimizer_steps
+from gan_lightning.models.optimizers import optimizer_steps
+from gan_lightning.preflight import check_networks_take_the_data
 from gan_lightning.runs import WANDB_PROJECT, newest_last_checkpoint, wandb_has_credentials
 
 RUN_DIR_VARIABLE = "GAN_LIGHTNING_RUN_DIR"
@@ -58,11 +65,23 @@ class StartupChatter(logging.Filter):
         return not ("Seed set to" in message or "litlogger" in message)
 
 
+# Warnings Lightning gives on every run that a user can do nothing about here.
+UNACTIONABLE_WARNINGS = [
+    r".*isinstance\(treespec, LeafSpec\)` is deprecated",  # Lightning's own use of torch's pytree
+    r"Your `IterableDataset` has `__len__` defined",  # about worker processes; the streams here use none
+]
+
+
 def quiet_startup() -> None:
     for name in ("lightning.fabric.utilities.seed", "lightning.pytorch.utilities.rank_zero"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, StartupChatter) for f in logger.filters):
             logger.addFilter(StartupChatter())
+    unactionable = UNACTIONABLE_WARNINGS
+    if "SLURM_JOB_ID" not in os.environ:  # outside a SLURM job, srun on the PATH says nothing about this run
+        unactionable = unactionable + [r"The `srun` command is available on your system but is not used"]
+    for message in unactionable:
+        warnings.filterwarnings("ignore", message=message)
 
 
 class GANCLI(LightningCLI):
@@ -138,10 +157,18 @@ class GANCLI(LightningCLI):
         if check_data is not None:
             check_data()
         check_classes(self.model, self.datamodule)
+        check_networks_take_the_data(self.model, self.datamodule)
+        try:
+            trainer = super().instantiate_trainer(**kwargs)
+        except ConfigError:
+            raise
+        except (MisconfigurationException, ValueError) as e:  # Lightning's own checks of the trainer's options
+            config = self.config[self.subcommand] if self.subcommand else self.config
+            raise ConfigError(trainer_option_error(e, config.trainer)) from None
+        self.run_dir.mkdir(parents=True, exist_ok=True)  # W&B looks for a git repository from it when it starts
         if self.wandb_offline:
             rank_zero_info(f"W&B: logging offline under {self.run_dir}/wandb (no credentials, or WANDB_MODE=offline; "
                            f"sync later with: wandb sync {self.run_dir}/wandb/offline-run-*)")
-        trainer = super().instantiate_trainer(**kwargs)
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 # Lightning passes anonymous=None, which W&B answers with a deprecation warning on every run.
@@ -237,6 +264,19 @@ def migrate_config_args(args: list[str]) -> list[str]:
             path = arg.split("=", 1)[1]
             args[i] = f"--config={migrate_config_file(path) or path}"
     return args
+
+
+def trainer_option_error(error: Exception, options) -> str:
+    """Lightning's message, prefixed with the ``--trainer.*`` option it is about: one the message names, else
+    the one whose value (other than Trainer's default) it quotes."""
+    message = " ".join(str(error).split())
+    defaults = {k: p.default for k, p in inspect.signature(Trainer.__init__).parameters.items()}
+    given = {k: v for k, v in options.items() if k in defaults and v != defaults[k] and not isinstance(v, (list, dict))}
+    named = [k for k in given if re.search(rf"\b{k}\b", message)] or \
+            [k for k, v in given.items() if isinstance(v, (str, int, float)) and re.search(rf"\b{re.escape(str(v))}\b", message)]
+    if not named:
+        return f"the trainer's options: {message}"
+    return f"--trainer.{named[0]} {given[named[0]]}: {message}"
 
 
 def check_classes(model, datamodule) -> None:

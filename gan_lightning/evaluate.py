@@ -18,6 +18,7 @@ from jsonargparse import ArgumentParser
 
 from gan_lightning.errors import ConfigError
 from gan_lightning.runs import WANDB_PROJECT, reference_cache_dir, wandb_has_credentials
+from gan_lightning.preflight import check_networks_take_the_data
 from gan_lightning.sample import checkpoint_path, load_datamodule, load_model
 
 SETTINGS = ("feature", "weights_path", "num_samples", "num_reference", "reference_split", "kid", "metrics",
@@ -109,6 +110,7 @@ def evaluate_main(args: list[str]) -> None:
     model = load_model(ckpt_path, cfg.device)
     ckpt_path = ckpt_path.resolve()
     data = load_datamodule(ckpt_path)
+    check_networks_take_the_data(model, data)
     given = {"feature": parse_feature(cfg.feature), "weights_path": cfg.weights_path, "num_samples": cfg.num_samples,
              "num_reference": cfg.num_reference, "reference_split": cfg.reference_split, "kid": cfg.kid,
              "metrics": cfg.metrics, "memorization": cfg.memorization, "fid_infinity": cfg.fid_infinity}

@@ -51,12 +51,25 @@ def bad_inputs(tmp_path, checkpoints):
              "--data.init_args.val_size", "2"],
             "11 images leave 9 for training after holding out val_size=2, fewer than one training batch of 320 "
             "(64 x 5 critic steps); lower --data.init_args.batch_size or --data.init_args.val_size"),
+        # The pre-flight runs the networks on a batch of the data's shape before the trainer exists.
+        "data smaller than the networks take": (
+            ["fit", "--config", str(CONFIGS / "wgangp_anime.yaml"), "--data.init_args.data_dir", "few-faces",
+             "--data.init_args.val_size", "2", "--data.init_args.batch_size", "1", "--data.init_args.image_size", "32"],
+            "pre-flight: the generator AnimeGenerator (image_size 64, channels 3, latent_dim 128) makes 3x64x64 samples, "
+            "but AnimeFacesDataModule (image_size 32) has 3x32x32; the networks' image_size is 64, the data's 32: set "
+            "--data.init_args.image_size 64"),
+        # Lightning's own checks of trainer options, with the option named.
+        "an accelerator the machine lacks": (["fit", *gaussian, "--trainer.accelerator", "gpu"],
+                                             "--trainer.accelerator gpu: No supported gpu backend found!"),
+        "a duration Lightning cannot read": (["fit", *gaussian, "--trainer.max_time", "soon"],
+                                             "--trainer.max_time soon: `Timer(duration='soon')` is not a valid duration"),
     }
 
 
 CASES = ["negative learning rate", "corrupt checkpoint to fit", "corrupt checkpoint to sample",
          "checkpoint of other networks and data", "checkpoint of another objective",
-         "checkpoint of another network shape", "missing data folder", "image folder smaller than a batch"]
+         "checkpoint of another network shape", "missing data folder", "image folder smaller than a batch",
+         "data smaller than the networks take", "an accelerator the machine lacks", "a duration Lightning cannot read"]
 
 
 @pytest.mark.parametrize("case", CASES)

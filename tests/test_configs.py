@@ -9,6 +9,7 @@ import yaml
 from benchmarks.arguments import OBJECTIVES, recipe
 from helpers import CONFIGS
 from gan_lightning.cli import GANCLI
+from gan_lightning.preflight import check_networks_take_the_data
 from images import write_cifar, write_emoji_packages, write_faces, write_real_mnist
 
 SHIPPED = sorted(p.name for p in CONFIGS.glob("*.yaml"))
@@ -32,24 +33,32 @@ def data_dirs(tmp_path_factory):
     return root
 
 
-def shrink(name: str, data_dirs) -> list[str]:
+def data_args(name: str, data_dirs) -> list[str]:
+    """The test's small data in place of the config's (the networks as they are)."""
     kind = data_kind(name)
     if kind == "vectors":
         return ["--data.init_args.epoch_length", "2", "--data.init_args.val_size", "64"]
-    args = ["--trainer.limit_train_batches", "2", "--trainer.val_check_interval", "2",
-            "--model.init_args.metrics.init_args.num_samples", "16"]
+    if kind in ("anime", "cifar10"):
+        return ["--data.init_args.data_dir", str(data_dirs / ("faces" if kind == "anime" else "cifar10")),
+                "--data.init_args.val_size", "8", "--data.init_args.batch_size", "4"]
+    if kind == "emoji":
+        return ["--data.init_args.data_dir", str(data_dirs / "emoji"), "--data.init_args.download", "false",
+                "--data.init_args.val_size", "8", "--data.init_args.batch_size", "4"]
+    args = ["--data.init_args.data_dir", str(data_dirs / "mnist"), "--data.init_args.download", "false",
+            "--data.init_args.val_size", "16", "--data.init_args.batch_size", "8"]
+    return args + (["--data.init_args.train_size", "80"] if kind == "stackedmnist" else [])  # 2 WGAN steps: 2 x 5 x 8
+
+
+def shrink(name: str, data_dirs) -> list[str]:
+    """Test data, two batches, 16 samples a validation, and networks of a few channels."""
+    kind = data_kind(name)
+    if kind == "vectors":
+        return data_args(name, data_dirs)
+    args = data_args(name, data_dirs) + ["--trainer.limit_train_batches", "2", "--trainer.val_check_interval", "2",
+                                         "--model.init_args.metrics.init_args.num_samples", "16"]
     if kind in ("anime", "cifar10"):  # Inception's weights are a download: a small feature network instead
-        folder = data_dirs / ("faces" if kind == "anime" else "cifar10")
-        args += ["--data.init_args.data_dir", str(folder), "--data.init_args.val_size", "8",
-                 "--data.init_args.batch_size", "4", "--model.init_args.metrics.init_args.feature",
+        args += ["--model.init_args.metrics.init_args.feature",
                  '{"class_path": "images.SmallFeatures", "init_args": {"channels": 3}}']
-    elif kind == "emoji":
-        args += ["--data.init_args.data_dir", str(data_dirs / "emoji"), "--data.init_args.download", "false",
-                 "--data.init_args.val_size", "8", "--data.init_args.batch_size", "4"]
-    else:
-        args += ["--data.init_args.data_dir", str(data_dirs / "mnist"), "--data.init_args.download", "false",
-                 "--data.init_args.val_size", "16", "--data.init_args.batch_size", "8"]
-        args += ["--data.init_args.train_size", "80"] if kind == "stackedmnist" else []  # 2 WGAN steps: 2 x 5 x 8
     if "tutorial" in name:
         return args + ["--model.init_args.generator.init_args.hidden", "[16, 16]",
                        "--model.init_args.discriminator.init_args.hidden", "[16, 16]"]
@@ -75,6 +84,16 @@ def test_shipped_config_trains_two_iterations_and_validates(name, data_dirs, tmp
     assert torch.isfinite(cli.trainer.callback_metrics[headline]), cli.trainer.callback_metrics
     plot = "samples_0000002.png" if kind != "vectors" else "distribution_0000002.png"
     assert (tmp_path / "run" / "plots" / plot).is_file()
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_config_passes_the_preflight_with_its_own_networks(name, data_dirs, tmp_path):
+    """Building the run runs the pre-flight (networks at their shipped size on a batch of the data's shape)."""
+    cli = GANCLI(args=["--config", str(CONFIGS / name), *data_args(name, data_dirs), "--trainer.logger", "false",
+                       "--trainer.default_root_dir", str(tmp_path)], run=False)
+    before = {k: v.clone() for k, v in cli.model.state_dict().items()}
+    assert check_networks_take_the_data(cli.model, cli.datamodule) is None
+    assert all(torch.equal(before[k], v) for k, v in cli.model.state_dict().items())
 
 
 def load(path):

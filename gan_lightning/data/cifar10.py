@@ -80,6 +80,10 @@ class CIFAR10DataModule(InMemoryImageDataModule):
             self._loaded = torch.cat(images), torch.cat(labels)
         return self._loaded
 
+    @property
+    def sample_shape(self) -> tuple[int, int, int]:
+        return 3, 32, 32
+
     def load_images(self) -> Tensor:
         return self.load()[0]
 

@@ -213,6 +213,10 @@ class EmojiDataModule(InMemoryImageDataModule):
         digest = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
         return self.data_dir / ".gan_lightning_cache" / f"emoji-{self.image_size}px-{digest}.pt"
 
+    @property
+    def sample_shape(self) -> tuple[int, int, int]:
+        return 3, self.image_size, self.image_size
+
     def load_images(self) -> Tensor:
         cache = self.cache_path()
         if not cache.is_file():

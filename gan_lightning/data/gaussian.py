@@ -101,6 +101,12 @@ class GaussianDataModule(LightningDataModule):
         """What a training batch holds: ``sample``'s vectors (a subclass with labels adds them)."""
         return self.sample(n, generator)
 
+    def example_batch(self, n: int) -> tuple[Tensor, Tensor | None]:
+        """``n`` samples ``[n, dim]`` as a training batch holds them, with labels ``[n]`` where the data has them (else
+        ``None``), from a generator of their own: what the CLI's pre-flight runs the networks on."""
+        batch = self.training_sample(n, torch.Generator().manual_seed(self.seed))
+        return batch if isinstance(batch, tuple) else (batch, None)
+
     def reference(self, split: str) -> Tensor:
         """The fixed held-out sample ``[val_size, dim]`` (``val``) that validation compares against."""
         if split != "val":

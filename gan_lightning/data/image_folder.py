@@ -179,6 +179,10 @@ class ImageFolderDataModule(InMemoryImageDataModule):
             folder = self.data_dir / ".gan_lightning_cache"
         return folder / f"images-{self.image_size}px-{key}.pt"
 
+    @property
+    def sample_shape(self) -> tuple[int, int, int]:
+        return 3, self.image_size, self.image_size
+
     def load_images(self) -> Tensor:
         sources = self.sources()
         cache = self.cache_path(sources)

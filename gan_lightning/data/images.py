@@ -58,6 +58,17 @@ class InMemoryImageDataModule(LightningDataModule):
         """Classes of the labels in the batches; ``None`` without labels."""
         return self.classes if self.labels else None
 
+    @property
+    def sample_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of one image, known without reading the data (a subclass says)."""
+        raise NotImplementedError
+
+    def example_batch(self, n: int) -> tuple[Tensor, Tensor | None]:
+        """``n`` mid-grey images ``[n, C, H, W]`` float32 in [-1, 1] with labels ``[n]`` (``None`` without), shaped as
+        the training step sees the data, without reading it: what the CLI's pre-flight runs the networks on."""
+        labels = torch.arange(n) % self.num_classes if self.num_classes else None
+        return torch.zeros(n, *self.sample_shape), labels
+
     def load_images(self) -> Tensor:
         """All images as uint8 ``[N, C, H, W]``."""
         raise NotImplementedError

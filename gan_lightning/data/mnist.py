@@ -39,6 +39,10 @@ class MNISTDataModule(InMemoryImageDataModule):
         if not self.download and not all((raw / f).is_file() for f in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")):
             self.load()  # raises the line that says where the files were looked for
 
+    @property
+    def sample_shape(self) -> tuple[int, int, int]:
+        return 1, 28, 28
+
     def load_images(self) -> Tensor:
         return self.load()[0]
 

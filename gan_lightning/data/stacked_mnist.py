@@ -52,6 +52,10 @@ class StackedMNISTDataModule(MNISTDataModule):
         self.train_size = train_size
         self.train_modes = self.val_modes = None
 
+    @property
+    def sample_shape(self) -> tuple[int, int, int]:
+        return 3, 28, 28
+
     def setup(self, stage: str) -> None:
         if self.train_images is not None:
             return

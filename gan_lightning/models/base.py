@@ -3,7 +3,7 @@
 One training step is one *iteration*: ``n_critic`` discriminator (critic) updates, each on its
 own slice of real data, then one generator update. Logs, checkpoint names, ``val_check_interval``
 and ``epoch_length`` all count iterations. (Lightning's ``max_steps`` counts optimizer steps,
-``n_critic + 1`` per iteration: ``optimizer_steps`` converts, and the CLI's ``--iterations`` uses it.)
+``n_critic + 1`` per iteration: ``models.optimizers.optimizer_steps`` converts for the CLI's ``--iterations``.)
 
 A subclass says only what differs: its loss terms, a constraint after the critic step, its default
 optimizer. Every other trick is an object the config composes (``regularizers``, ``augment``, ``ema``,
@@ -27,29 +27,15 @@ from gan_lightning.errors import ConfigError, TrainingDiverged
 from gan_lightning.latent import Latent
 from gan_lightning.metrics.suite import SampleMetrics
 from gan_lightning.networks.conditional import network_classes
+from gan_lightning.networks.packing import samples_per_output
 from gan_lightning.migration import migrate_checkpoint
+from gan_lightning.models.optimizers import check_optimizer
 from gan_lightning.models.sampling import Sampling
 from gan_lightning.random_state import every_rank_rng_states, set_rng_states
 from gan_lightning.regularizers import ClassificationLoss, CriticStep, GeneratorStep, Regularizer
 from gan_lightning.runs import reference_cache_dir
 
 HEADLINE_METRICS = {"val/w1", "val/fid", "val/modes", "val/classes", "val/accuracy"}  # the rest stays off the progress bar
-
-
-def check_optimizer(model: str, key: str, optimizer: Optional[OptimizerCallable]) -> None:
-    """Builds the optimizer on a dummy parameter: a bad setting (lr < 0) stops the run before the trainer starts."""
-    if optimizer is None:
-        return
-    try:
-        optimizer([nn.Parameter(torch.zeros(1))])
-    except (ValueError, TypeError) as e:
-        raise ConfigError(f"{model}: {key}: {e}; set it with --model.init_args.{key}.init_args") from None
-
-
-def optimizer_steps(iterations: int, n_critic: int, d_pretrain_steps: int = 0) -> int:
-    """Lightning's ``max_steps`` for ``iterations``: each takes ``n_critic`` critic steps and one generator
-    step, except the first ``d_pretrain_steps``, which take no generator step."""
-    return iterations * (n_critic + 1) - min(d_pretrain_steps, iterations)
 
 
 class GANModule(Sampling, LightningModule):
@@ -256,25 +242,30 @@ class GANModule(Sampling, LightningModule):
         self.after_discriminator_step()
         return {k: v.detach() for k, v in terms.items()}
 
+    def generator_terms(self, fake: Tensor, real: Tensor, labels: Optional[Tensor] = None) -> dict[str, Tensor]:
+        """The generator's loss terms on its samples ``fake`` (with their graph); ``g_loss`` is minimized."""
+        layers = max((r.layers for r in self.regularizers if r.layers), key=["last", "all"].index, default=None)
+        fake_out = self.critic(fake, labels, layers)
+        real_out = None
+        if self.compares_with_real or any(r.reads_real for r in self.regularizers):
+            with torch.no_grad():  # constants: G's gradient flows through its own samples only
+                real_out = self.critic(real, labels, layers)
+        loss = self.generator_loss(fake_out.score, real_out.score) if self.compares_with_real else (
+            self.generator_loss(fake_out.score))
+        terms = {"g_loss": loss}
+        step = GeneratorStep(fake_out, real_out, labels)
+        for regularizer in self.regularizers:
+            term = regularizer.generator_term(step)
+            if term is not None:
+                terms["g_loss"] = terms["g_loss"] + regularizer.weight * term[0]
+                terms[regularizer.generator_name] = term[1]
+        return terms
+
     def generator_update(self, fake: Tensor, real: Tensor, opt, labels: Optional[Tensor] = None) -> dict[str, Tensor]:
         """One step of G; its loss terms (detached), ``g_loss`` the one minimized."""
-        layers = max((r.layers for r in self.regularizers if r.layers), key=["last", "all"].index, default=None)
         # Toggling freezes D's weights, so the backward pass computes no gradients for them.
         with self.toggled_optimizer(opt):
-            fake_out = self.critic(fake, labels, layers)
-            real_out = None
-            if self.compares_with_real or any(r.reads_real for r in self.regularizers):
-                with torch.no_grad():  # constants: G's gradient flows through its own samples only
-                    real_out = self.critic(real, labels, layers)
-            loss = self.generator_loss(fake_out.score, real_out.score) if self.compares_with_real else (
-                self.generator_loss(fake_out.score))
-            terms = {"g_loss": loss}
-            step = GeneratorStep(fake_out, real_out, labels)
-            for regularizer in self.regularizers:
-                term = regularizer.generator_term(step)
-                if term is not None:
-                    terms["g_loss"] = terms["g_loss"] + regularizer.weight * term[0]
-                    terms[regularizer.generator_name] = term[1]
+            terms = self.generator_terms(fake, real, labels)
             opt.zero_grad(set_to_none=True)
             self.manual_backward(terms["g_loss"])
             self.clip_and_step(opt)
@@ -299,7 +290,7 @@ class GANModule(Sampling, LightningModule):
                 if net is not None:
                     net.to(memory_format=torch.channels_last)
         data = self.trainer.datamodule
-        pack, batch_size = getattr(self.discriminator, "pack", 1), getattr(data, "batch_size", None)
+        pack, batch_size = samples_per_output(self.discriminator), getattr(data, "batch_size", None)
         if stage == "fit" and batch_size and batch_size % pack:
             raise ConfigError(f"{type(self).__name__}: the discriminator packs {pack} samples, but the data's batch_size "
                               f"is {batch_size}; use a multiple of {pack}")

@@ -25,6 +25,7 @@ class AnimeGenerator(nn.Module):
 
     def __init__(self, latent_dim: int = 128, base_width: int = 64):
         super().__init__()
+        self.image_size, self.channels = 64, 3  # the shape it makes (the CLI's pre-flight names it)
         self.latent_dim, width = latent_dim, 8 * base_width
         self.dense = nn.Sequential(nn.Linear(latent_dim, 3 * 3 * width, bias=False), nn.BatchNorm1d(3 * 3 * width),
                                    nn.LeakyReLU(0.2, True))
@@ -53,6 +54,7 @@ class AnimeCritic(nn.Module):
     def __init__(self, base_width: int = 64, norm: Literal["none", "layer", "batch"] = "none",
                  spectral_norm: bool = False):
         super().__init__()
+        self.image_size, self.channels = 64, 3  # the shape it takes (the CLI's pre-flight names it)
         widths = [base_width * 2 ** i for i in range(4)]
         layers = [nn.Conv2d(3, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
         for w_in, w_out in zip(widths[:-1], widths[1:]):

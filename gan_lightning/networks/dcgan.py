@@ -82,6 +82,7 @@ class DCGANGenerator(nn.Module):
     def __init__(self, latent_dim: int = 100, image_size: int = 64, channels: int = 3, base_width: int = 64,
                  norm: Literal["batch", "layer", "none"] = "batch", num_classes: int | None = None):
         super().__init__()
+        self.image_size, self.channels = image_size, channels  # the shape it makes (the CLI's pre-flight names it)
         start, n = upsampling_plan(image_size)
         check_num_classes(type(self).__name__, num_classes)
         if num_classes and norm != "batch":
@@ -133,6 +134,7 @@ class DCGANDiscriminator(ConditionalDiscriminator):
                  norm: Literal["batch", "layer", "none"] = "batch", spectral_norm: bool = False,
                  num_classes: int | None = None, conditioning: Literal["projection", "auxiliary", "both"] = "projection"):
         super().__init__()
+        self.image_size, self.channels = image_size, channels  # the shape it takes (the CLI's pre-flight names it)
         start, n = upsampling_plan(image_size)
         widths = [base_width * 2 ** i for i in range(n)]
         layers = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]  # no norm on the input layer

@@ -29,6 +29,11 @@ def input_width(network: nn.Module) -> int | None:
     return None
 
 
+def samples_per_output(network: nn.Module) -> int:
+    """How many samples a discriminator judges in one output: its pack, 1 for any other network."""
+    return network.pack if isinstance(network, Packed) else 1
+
+
 class Packed(nn.Module):
     """``[B, C, ...]`` -> one output per pack of ``pack`` consecutive samples, ``[B / pack]``.
 

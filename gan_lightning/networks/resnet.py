@@ -113,6 +113,7 @@ class ResNetGenerator(nn.Module):
     def __init__(self, latent_dim: int = 128, image_size: int = 32, channels: int = 3, base_width: int | None = None,
                  num_classes: int | None = None):
         super().__init__()
+        self.image_size, self.channels = image_size, channels  # the shape it makes (the CLI's pre-flight names it)
         name = type(self).__name__
         check_num_classes(name, num_classes)
         bottom, widths = plan(GENERATOR_PLANS, image_size, name)
@@ -154,6 +155,7 @@ class ResNetDiscriminator(ConditionalDiscriminator):
     def __init__(self, image_size: int = 32, channels: int = 3, base_width: int | None = None, spectral_norm: bool = True,
                  num_classes: int | None = None, conditioning: Literal["projection", "auxiliary", "both"] = "projection"):
         super().__init__()
+        self.image_size, self.channels = image_size, channels  # the shape it takes (the CLI's pre-flight names it)
         name = type(self).__name__
         widths, downsample = plan(DISCRIMINATOR_PLANS, image_size, name)
         widths = scaled(widths, base_width, widths[-1], name)
