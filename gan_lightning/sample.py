@@ -88,10 +88,23 @@ def load_model(ckpt_path: str | Path, device: str = "cpu", runs_dir: str | Path 
     torch.save(checkpoint, buffer)
     buffer.seek(0)
     try:
-        return GANModule.load_from_checkpoint(buffer, map_location=device).eval()
+        return objective_class(checkpoint, GANModule).load_from_checkpoint(buffer, map_location=device).eval()
     except (RuntimeError, pickle.UnpicklingError, EOFError, KeyError) as e:
         raise ConfigError(f"--ckpt_path: {ckpt_path} is not a readable gan_lightning checkpoint "
                           f"({type(e).__name__}: {str(e)[:80] or 'empty'})") from e
+
+
+def objective_class(checkpoint: dict, base: type) -> type:
+    """The class a CLI-made checkpoint names (``_class_path``): Lightning 2.6 drops that key before it builds the
+    model from ``base.load_from_checkpoint``, which would otherwise give a ``base`` without the objective's losses."""
+    class_path = (checkpoint.get("hyper_parameters") or {}).get("_class_path")
+    if not class_path:
+        return base
+    module, _, name = class_path.rpartition(".")
+    cls = getattr(importlib.import_module(module), name, None)
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ConfigError(f"--ckpt_path: the checkpoint's model {class_path} is not a {base.__name__}")
+    return cls
 
 
 def checkpoint_path(ckpt_path: str | Path, runs_dir: str | Path = "runs") -> Path:

@@ -95,3 +95,13 @@ def test_with_validation_off_no_images_are_held_out(tmp_path):
 
     saved = torch.load(tmp_path / "runs" / "few" / "checkpoints" / "last.ckpt", weights_only=False)
     assert saved["datamodule_hyper_parameters"]["val_size"] == 0 and saved["iteration"] == 1
+
+
+def test_a_checkpoint_loads_as_the_objective_it_was_trained_with(checkpoints):
+    """Lightning 2.6 drops the CLI's class path before building a model from a checkpoint; load_model keeps it, so
+    evaluate's pre-flight has the objective's losses and plots read a WGAN critic's scores as scores, not logits."""
+    from gan_lightning.models import NSGAN, WGANGP
+    from gan_lightning.sample import load_model
+
+    wgangp, nsgan = load_model(checkpoints["wgangp"]), load_model(checkpoints["nsgan"])
+    assert type(wgangp) is WGANGP and type(nsgan) is NSGAN and not wgangp.outputs_logits and nsgan.outputs_logits

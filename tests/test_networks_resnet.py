@@ -119,7 +119,7 @@ def test_every_objective_and_trick_trains_the_resnets(objective, kwargs):
     before = [p.detach().clone() for p in (model.generator.dense.weight, d.linear.parametrizations.weight.original
                                            if hasattr(d.linear, "parametrizations") else d.linear.weight)]
     logs = {}
-    model.stop_if_diverged = lambda terms: logs.update(terms)  # the step's terms, before they are logged
+    model.divergence.watch = lambda iteration, terms: logs.update(terms)  # the step's terms, before they are logged
     L.Trainer(max_steps=3 * (model.n_critic + 1), logger=False, enable_checkpointing=False, enable_progress_bar=False,
               enable_model_summary=False, limit_val_batches=0, precision=precision).fit(model, Images(model.n_critic))
     assert logs and all(torch.isfinite(v) for v in logs.values()), logs

@@ -97,7 +97,7 @@ def test_regularizers_are_logged_applied_lazily_and_use_one_forward_pass_per_bat
     L.seed_everything(0)
     model = NSGAN(MLPGenerator(latent_dim=2), CountingDiscriminator(), regularizers=[R1(0.1), R2(0.1, every=2)])
     logged = []
-    model.stop_if_diverged = lambda logs: logged.append(set(logs))
+    model.divergence.watch = lambda iteration, terms: logged.append(set(terms))
     trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, limit_val_batches=0)
     trainer.fit(model, GaussianDataModule(batch_size=8, epoch_length=4))

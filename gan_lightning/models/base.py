@@ -23,7 +23,8 @@ from torch import Tensor, nn
 from gan_lightning.augment import DiffAugment
 from gan_lightning.critic import Critic, has_class_head
 from gan_lightning.ema import EMA
-from gan_lightning.errors import ConfigError, TrainingDiverged
+from gan_lightning.divergence import DivergenceWatch
+from gan_lightning.errors import ConfigError
 from gan_lightning.latent import Latent
 from gan_lightning.metrics.suite import SampleMetrics
 from gan_lightning.networks.conditional import network_classes
@@ -130,6 +131,7 @@ class GANModule(Sampling, LightningModule):
         self.critic = Critic(discriminator, augment)
         self.channels_last = channels_last
         self.iteration = 0  # training steps done; saved in checkpoints
+        self.divergence = DivergenceWatch()
         self.sample_metrics = metrics  # not a child module: its feature network stays out of checkpoints
 
     # ---- what an objective defines -------------------------------------------------------
@@ -185,7 +187,7 @@ class GANModule(Sampling, LightningModule):
         if train_g:
             terms.update(self.generator_update(fake, real, opt_g, y))
         logs = {f"train/{k}": v for k, v in terms.items()}
-        self.stop_if_diverged(logs)
+        self.divergence.watch(self.iteration, logs)  # read only by stop_if_diverged: no host sync per iteration
         if train_g and self.ema is not None:
             self.ema.update(self.generator_ema, self.generator, self.iteration - self.d_pretrain_steps)
         schedulers = self.lr_schedulers() or []
@@ -194,23 +196,18 @@ class GANModule(Sampling, LightningModule):
         # Lightning sends metrics to the loggers every log_every_n_steps iterations; logging only
         # then spares the other iterations its per-call bookkeeping (measured by benchmarks/speed.py).
         if (self.iteration + 1) % self.trainer.log_every_n_steps == 0:
+            self.stop_if_diverged()
             on_bar = {"train/d_loss", "train/g_loss"}
             self.log_dict({k: v for k, v in logs.items() if k in on_bar}, prog_bar=True)
             self.log_dict({k: v for k, v in logs.items() if k not in on_bar})
         self.iteration += 1
 
-    def stop_if_diverged(self, logs: dict[str, Tensor]) -> None:
-        """Raises ``TrainingDiverged`` when a logged term is NaN or infinite (one device sync per iteration).
-
-        It stops the run before the EMA, a checkpoint or a log takes the bad values in, so
-        ``last.ckpt`` stays the last good state.
-        """
-        if bool(torch.isfinite(torch.stack(list(logs.values()))).all()):
-            return
-        bad = ", ".join(f"{k}={float(v)}" for k, v in logs.items() if not torch.isfinite(v))
+    def stop_if_diverged(self) -> None:
+        """Raises ``TrainingDiverged`` if a term since the last call was NaN or infinite (``DivergenceWatch``):
+        called at each logging interval and before each validation, checkpoint and the end of fit, so no
+        log, validation sample or checkpoint takes bad values in and ``last.ckpt`` stays the last good state."""
         last = getattr(self.trainer.checkpoint_callback, "last_model_path", "") or "none written yet"
-        raise TrainingDiverged(f"{type(self).__name__} diverged at iteration {self.iteration}: {bad}. The last good "
-                               f"checkpoint is {last}; resume from it with lower learning rates or gradient_clip_val")
+        self.divergence.check(type(self).__name__, last)
 
     def critic_loss(self, real: Tensor, fake: Tensor, critic_step: int, labels: Optional[Tensor] = None) -> dict[str, Tensor]:
         """The objective's loss terms plus the terms active at ``critic_step``; ``d_loss`` is minimized.
@@ -325,7 +322,14 @@ class GANModule(Sampling, LightningModule):
         if self.trainer.world_size > 1:  # seed_everything gave every DDP rank one seed; each needs its own noise
             torch.manual_seed(torch.initial_seed() + 7_919 * self.global_rank)
 
+    def on_validation_start(self) -> None:
+        self.stop_if_diverged()
+
+    def on_train_end(self) -> None:
+        self.stop_if_diverged()
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        self.stop_if_diverged()  # before anything of the model is written
         checkpoint["iteration"] = self.iteration
         checkpoint["rng_states"] = every_rank_rng_states()  # this hook runs on all ranks; rank 0 writes the file
 
