@@ -120,6 +120,7 @@ class EmojiDataModule(InMemoryImageDataModule):
         self.class_names = list(CATEGORIES)
         self.emoji_codes: list[str] = []  # of the decoded images, in order: the split groups by them
         self.image_labels: Optional[Tensor] = None
+        self._catalogue: Optional[list[dict]] = None
 
     # ---- where the packages are -----------------------------------------------------------
 
@@ -195,11 +196,14 @@ class EmojiDataModule(InMemoryImageDataModule):
         return found
 
     def catalogue(self) -> list[dict]:
-        """``package/emoji.json``: the same file in every vendor's package."""
+        """``package/emoji.json``: the same file in every vendor's package (read once, then kept)."""
+        if self._catalogue is not None:
+            return self._catalogue
         for vendor in self.vendors:
             found = self.read_members(vendor, {"package/emoji.json"})
             if found:
-                return json.loads(found["package/emoji.json"])
+                self._catalogue = json.loads(found["package/emoji.json"])
+                return self._catalogue
         raise ConfigError(f"{type(self).__name__}: no package/emoji.json in {self.data_dir} (for {self.vendors}); "
                           f"run {npm_pack_command(self.vendors)} in {self.data_dir}")
 
