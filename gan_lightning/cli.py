@@ -69,6 +69,7 @@ class StartupChatter(logging.Filter):
 UNACTIONABLE_WARNINGS = [
     r".*isinstance\(treespec, LeafSpec\)` is deprecated",  # Lightning's own use of torch's pytree
     r"Your `IterableDataset` has `__len__` defined",  # about worker processes; the streams here use none
+    r"The number of training batches \(\d+\) is smaller than the logging interval",  # logs count iterations
 ]
 
 

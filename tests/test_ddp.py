@@ -12,6 +12,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from benchmarks.arguments import recipe
 from helpers import CONFIGS, ROOT, run_cli
 from gan_lightning.metrics import SampleMetrics
 from helpers import FixedReference, ReplayGenerator
@@ -28,7 +29,8 @@ def free_port() -> int:
 
 @pytest.mark.parametrize("objective", ["gan", "nsgan", "wgan", "wgangp"])
 def test_plain_ddp_spelling_trains_every_objective_with_equal_ranks(objective, tmp_path):
-    out = run_cli(["fit", "--config", str(CONFIGS / f"{objective}_gaussian.yaml"), "--trainer.strategy", "ddp",
+    config, overrides = recipe(objective, "gaussian")  # the minimax GAN: nsgan_gaussian.yaml --model GAN
+    out = run_cli(["fit", "--config", str(config), *overrides, "--trainer.strategy", "ddp",
                    "--trainer.devices", "2", "--trainer.accelerator", "cpu", "--trainer.max_epochs", "1",
                    "--data.init_args.epoch_length", "12", "--trainer.enable_progress_bar", "false",
                    "--trainer.logger", "false", "--trainer.default_root_dir", "runs", "--run_name", "ddp",
