@@ -43,7 +43,8 @@ def test_best_emoji_fits_evaluates_and_samples_through_the_cli(packages, tmp_pat
     result = json.loads((run / "checkpoints" / "eval-0000003.json").read_text())
     assert "(reused)" in out and result["metrics"]["fid"] == pytest.approx(logged["val/fid"], rel=1e-5)
     assert result["metrics"]["memorization"] == pytest.approx(logged["val/memorization"], abs=1e-6)
-    assert result["protocol"]["memorization"] == "pixel L2 to 74 training images"  # 90 - 16, no emoji split
+    # 90 - 16, no emoji split, and each also mirrored: the recipe trains on mirror images and memorization counts them
+    assert result["protocol"]["memorization"] == "pixel L2 to 148 training images"
     run_cli(["sample", "--ckpt_path", "last", "--num_samples", "6", "--output", "emoji.pt"], cwd=tmp_path)
     samples = torch.load(tmp_path / "emoji.pt")
     assert samples.shape == (6, 3, 32, 32) and 0 <= samples.min() and samples.max() <= 1
