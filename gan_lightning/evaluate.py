@@ -34,7 +34,9 @@ PRESETS = {
 def parse_feature(value: Optional[str]):
     """``mnist``, ``emoji``, an Inception size (``2048``) or the dotted path of an ``nn.Module`` class built without
     arguments."""
-    if value is None or value in ("mnist", "emoji"):
+    from gan_lightning.metrics.suite import FEATURE_NETWORKS  # torchmetrics: not loaded for --help
+
+    if value is None or value in FEATURE_NETWORKS:
         return value
     if value.isdigit():
         return int(value)
@@ -42,8 +44,8 @@ def parse_feature(value: Optional[str]):
     try:
         return getattr(importlib.import_module(module), name)()
     except (ImportError, AttributeError, ValueError) as e:
-        raise ConfigError(f"--feature: expected mnist, emoji, 64, 192, 768, 2048 or a module.Class path, got {value!r} "
-                          f"({type(e).__name__}: {e})") from e
+        raise ConfigError(f"--feature: expected {', '.join(FEATURE_NETWORKS)}, 64, 192, 768, 2048 or a module.Class "
+                          f"path, got {value!r} ({type(e).__name__}: {e})") from e
 
 
 def merged_metrics(model, cli: dict, keep: set = frozenset()):

@@ -2,11 +2,12 @@
 
 A generator that makes 64x64 images for 32x32 data, or a discriminator built for one channel fed
 three, would otherwise train until the first step raises a traceback from inside a convolution,
-after the run folder, the W&B run and the data cache were made. ``preflight`` runs the step's own
-pieces (the generator on noise, the critic's loss with every regularizer's input gradients on a real
-and a generated batch, the generator's loss) on one sample (a pack for PacGAN) on the model's device (the CPU, before fit), in eval mode and on
-a forked random state, so the model and the run's random streams are as they were, and turns a
-failure into one line naming the data's shape and the networks' settings.
+after the run folder, the W&B run and the data cache were made. ``check_networks_take_the_data`` runs
+the step's own pieces (the generator on noise, the critic's loss with every regularizer's input
+gradients on a real and a generated sample, the generator's loss) on one sample (a pack for PacGAN),
+on the model's device (the CPU, before fit) with one thread, in eval mode and on a forked random
+state, so the model and the run's random streams are as they were, and turns a failure into one line
+naming the data's shape and the networks' settings.
 """
 
 import inspect
@@ -63,7 +64,8 @@ def check_networks_take_the_data(model, datamodule) -> None:
             except (RuntimeError, ValueError, TypeError, IndexError) as e:
                 raise failure(step, "noise", e, fix) from None
             if real is not None and fake.shape[1:] != real.shape[1:]:
-                raise ConfigError(f"pre-flight: {step} makes {shape(fake)} samples, but {data} has {shape(real)}; {fix}")
+                raise ConfigError(f"pre-flight: {step} makes {shape(fake)} samples, but {data} has {shape(real)}; "
+                                  f"{fix}")
             real = fake.detach() if real is None else real
             step = f"the discriminator {described(model.discriminator)}"
             try:
@@ -93,20 +95,24 @@ def remedy(model, datamodule, real: Tensor | None) -> str:
             if not differ:
                 continue
             theirs = "/".join(map(str, dict.fromkeys(differ.values())))
-            options = [f"--data.init_args.{key} {theirs}"] if takes(datamodule, key) and len(set(differ.values())) == 1 else []
-            settable = [f"--model.init_args.{name}.init_args.{key} {value}" for name in differ if takes(networks[name], key)]
+            one_value = len(set(differ.values())) == 1
+            options = [f"--data.init_args.{key} {theirs}"] if takes(datamodule, key) and one_value else []
+            settable = [f"--model.init_args.{name}.init_args.{key} {value}"
+                        for name in differ if takes(networks[name], key)]
             options += [" and ".join(settable)] if settable else []
-            parts.append(f"the networks' {key} is {theirs}, the data's {value}: set " + (" or ".join(options) or
-                                                                                           "networks built for the data"))
+            fixes = " or ".join(options) or "networks built for the data"
+            parts.append(f"the networks' {key} is {theirs}, the data's {value}: set {fixes}")
     elif real is not None and real.dim() == 2:
         wanted = [real.shape[1]]
-        options = [f"--model.init_args.{name}.init_args.{key} {wanted}" for name, key in
-                   [("generator", "output_shape"), ("discriminator", "input_shape")]
-                   if getattr(networks[name], key, None) is not None and list(getattr(networks[name], key)) != wanted]
+        options = []
+        for name, key in [("generator", "output_shape"), ("discriminator", "input_shape")]:
+            have = getattr(networks[name], key, None)
+            if have is not None and list(have) != wanted:
+                options.append(f"--model.init_args.{name}.init_args.{key} {wanted}")
         if options:
             parts.append(f"the data's samples have {wanted[0]} values: set " + " and ".join(options))
-    return "; ".join(parts) or ("make them agree: the data's --data.init_args.* and the networks' "
-                                "--model.init_args.generator.init_args.* and --model.init_args.discriminator.init_args.*")
+    return "; ".join(parts) or ("make them agree: the data's --data.init_args.* and the networks' --model.init_args."
+                                "generator.init_args.* and --model.init_args.discriminator.init_args.*")
 
 
 def failure(step: str, given: str, error: Exception, fix: str) -> ConfigError:

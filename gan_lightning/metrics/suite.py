@@ -50,9 +50,8 @@ from gan_lightning.metrics.modes import ClassCoverage, MixtureModes, StackedMode
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 FEATURE_NETWORKS = {"mnist": MNISTFeatures, "emoji": EmojiFeatures}  # the shipped classifiers, by name
-# Arguments of a data module that change its batches but not its data.
-# Data arguments that leave the real reference as it is (mirror changes only the training images, whose
-# count the memorization protocol line records).
+# Arguments of a data module that leave the real reference as it is: they change its batches, or (mirror)
+# only the training images, whose count the memorization protocol line records.
 BATCHING_ARGUMENTS = {"batch_size", "batches_per_step", "num_workers", "epoch_length", "download", "mirror"}
 
 
