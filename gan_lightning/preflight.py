@@ -32,7 +32,8 @@ def settings(obj, names=SHAPE_SETTINGS) -> str:
 
 def described(obj) -> str:
     """``"DCGANDiscriminator (image_size 28, channels 1)"``: the class and the shape settings it has."""
-    return type(obj).__name__ + (f" ({settings(obj)})" if settings(obj) else "")
+    found = settings(obj)
+    return type(obj).__name__ + (f" ({found})" if found else "")
 
 
 def shape(x: Tensor) -> str:
@@ -45,12 +46,11 @@ def check_networks_take_the_data(model, datamodule) -> None:
     A data module without ``example_batch`` is checked on the generator's own samples only.
     """
     n = samples_per_output(model.discriminator)  # one output of D: the least that shows every shape
-    example = getattr(datamodule, "example_batch", None)
-    real, labels = example(n) if example is not None else (None, None)
+    example_batch = getattr(datamodule, "example_batch", None)
+    real, labels = example_batch(n) if example_batch is not None else (None, None)
     real = None if real is None else real.to(model.device)
     labels = labels.to(model.device) if model.num_classes and labels is not None else None
-    data = described(datamodule)
-    fix = remedy(model, datamodule, real)
+    data, example = described(datamodule), real  # the data's own sample, for the remedy even after real is replaced
     nets = [model.generator, model.discriminator]
     modes, threads = [net.training for net in nets], torch.get_num_threads()
     torch.set_num_threads(1)  # one sample: threads would only wait on each other, or on a busy machine's other work
@@ -62,17 +62,17 @@ def check_networks_take_the_data(model, datamodule) -> None:
             try:
                 fake = model.generate(model.generator, model.noise(n), labels)
             except (RuntimeError, ValueError, TypeError, IndexError) as e:
-                raise failure(step, "noise", e, fix) from None
+                raise failure(step, "noise", e, remedy(model, datamodule, example)) from None
             if real is not None and fake.shape[1:] != real.shape[1:]:
                 raise ConfigError(f"pre-flight: {step} makes {shape(fake)} samples, but {data} has {shape(real)}; "
-                                  f"{fix}")
+                                  f"{remedy(model, datamodule, example)}")
             real = fake.detach() if real is None else real
             step = f"the discriminator {described(model.discriminator)}"
             try:
                 model.critic_loss(real, fake.detach(), 0, labels)  # every regularizer is active at critic step 0
                 model.generator_terms(fake, real, labels)
             except (RuntimeError, ValueError, TypeError, IndexError) as e:
-                raise failure(step, f"{data}'s {shape(real)} batch", e, fix) from None
+                raise failure(step, f"{data}'s {shape(real)} batch", e, remedy(model, datamodule, example)) from None
     finally:
         torch.set_num_threads(threads)
         for net, mode in zip(nets, modes):
