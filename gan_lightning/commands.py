@@ -1,6 +1,6 @@
 """``python -m gan_lightning COMMAND``: dispatch, and bad input as one line on stderr.
 
-``sample``, ``evaluate`` and ``train_classifier`` are imported only when used, and LightningCLI
+``sample``, ``evaluate``, ``compare`` and ``train_classifier`` are imported only when used, and LightningCLI
 (``fit``, ``validate``, ``--help``, ...) only when it is: drawing samples from a checkpoint
 starts without loading Lightning.
 """
@@ -37,6 +37,7 @@ def parse_error_line(message: str) -> str:
 # Commands beside LightningCLI's, imported only when used.
 COMMANDS = {"sample": ("gan_lightning.sample", "sample_main"),
             "evaluate": ("gan_lightning.evaluate", "evaluate_main"),
+            "compare": ("gan_lightning.compare", "compare_main"),
             "train_classifier": ("gan_lightning.metrics.train_classifier", "train_classifier_main")}
 
 

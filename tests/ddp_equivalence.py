@@ -1,7 +1,10 @@
 """WGAN-GP (or the Wasserstein loss with R1) on N processes with per-rank batch B, fed slices of the
 same data and noise as one process with batch N*B: the script behind test_ddp.py's equivalence tests.
 
-    python tests/ddp_equivalence.py DEVICES BATCH_PER_RANK OUTPUT.pt [gp|r1]
+    python tests/ddp_equivalence.py DEVICES BATCH_PER_RANK OUTPUT.pt [gp|r1] [mlp|resnet]
+
+``mlp``: 1-D data and MLPs. ``resnet``: 3x32x32 images and the SNGAN ResNets at width 8; their generator's batch
+norm normalizes each rank's batch, so both runs normalize each BATCH_NORM_SHARE images of a batch apart.
 """
 
 import sys
@@ -12,30 +15,38 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from gan_lightning import losses
 from gan_lightning.models import WGANGP
-from gan_lightning.networks import MLPDiscriminator, MLPGenerator
+from gan_lightning.networks import MLPDiscriminator, MLPGenerator, ResNetDiscriminator, ResNetGenerator
 from gan_lightning.regularizers import R1, GradientPenalty
 
-GLOBAL_BATCH, N_CRITIC, ITERATIONS, LATENT = 16, 2, 12, 4
+GLOBAL_BATCH, N_CRITIC, LATENT = 16, 2, 4
+# The runs' float rounding differences grow with every step the ResNets take (large ones more): a few small steps.
+ITERATIONS = {"mlp": 12, "resnet": 3}
+BATCH_NORM_SHARE = 8  # the per-rank batch of the two-process run
 
 
-def rank_slice(tensor, rank, world):
-    """This rank's share of a global batch along dim 0 (the last of n_critic-stacked dims)."""
-    per = tensor.shape[-2] // world if tensor.dim() > 2 else tensor.shape[0] // world
-    return tensor[..., rank * per:(rank + 1) * per, :] if tensor.dim() > 2 else tensor[rank * per:(rank + 1) * per]
+def rank_slice(tensor, rank, world, dim=0):
+    """This rank's share of a global batch along ``dim``."""
+    per = tensor.shape[dim] // world
+    return tensor.narrow(dim, rank * per, per)
 
 
 class SharedStream(IterableDataset):
-    """Iteration t: the global real data [N_CRITIC, GLOBAL_BATCH, 1], seeded by t; a rank yields its slice."""
+    """Iteration t: the global real data [N_CRITIC, GLOBAL_BATCH, *shape], seeded by t; a rank yields its slice."""
+
+    def __init__(self, shape, iterations):
+        self.shape, self.iterations = shape, iterations
 
     def __len__(self):
-        return ITERATIONS
+        return self.iterations
 
     def __iter__(self):
         rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
         world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
-        for t in range(ITERATIONS):
-            data = 4 + 0.5 * torch.randn(N_CRITIC, GLOBAL_BATCH, 1, generator=torch.Generator().manual_seed(t))
-            yield rank_slice(data, rank, world).reshape(-1, 1)
+        for t in range(self.iterations):
+            g = torch.Generator().manual_seed(t)
+            data = (4 + 0.5 * torch.randn(N_CRITIC, GLOBAL_BATCH, 1, generator=g) if self.shape == (1,) else
+                    torch.tanh(torch.randn(N_CRITIC, GLOBAL_BATCH, *self.shape, generator=g)))
+            yield rank_slice(data, rank, world, dim=1).reshape(-1, *self.shape)
 
 
 class SharedNoiseWGANGP(WGANGP):
@@ -69,18 +80,32 @@ class SharedAlphaPenalty(GradientPenalty):
         return value, value
 
 
-def main(devices, batch_per_rank, output, regularizer="gp"):
+def networks(kind):
+    """G and D, and the shape of the data. The ResNet generator's batch norm normalizes each BATCH_NORM_SHARE
+    images of a batch apart, as two DDP ranks each normalize their own."""
+    if kind == "mlp":
+        return MLPGenerator(LATENT, [1], [16, 16]), MLPDiscriminator([1], [16, 16]), (1,)
+    generator = ResNetGenerator(LATENT, image_size=32, base_width=8)
+    per_rank = generator.forward
+    generator.forward = lambda z, y=None: torch.cat([per_rank(share) for share in z.split(BATCH_NORM_SHARE)])
+    return generator, ResNetDiscriminator(image_size=32, base_width=8, spectral_norm=False), (3, 32, 32)
+
+
+def main(devices, batch_per_rank, output, regularizer="gp", network="mlp"):
     assert int(devices) * int(batch_per_rank) == GLOBAL_BATCH
     L.seed_everything(0)
-    model = SharedNoiseWGANGP(MLPGenerator(LATENT, [1], [16, 16]), MLPDiscriminator([1], [16, 16]), n_critic=N_CRITIC,
-                              optimizer_g=lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.0, 0.9)),
-                              optimizer_d=lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.0, 0.9)))
+    generator, discriminator, shape = networks(network)
+    # Adam would turn the float noise in the zero gradient of a convolution's bias before batch norm into
+    # steps of its full learning rate, different on every run; SGD keeps the ResNets' runs comparable.
+    optimizer = ((lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.0, 0.9))) if network == "mlp" else
+                 (lambda p: torch.optim.SGD(p, lr=2e-4)))
+    model = SharedNoiseWGANGP(generator, discriminator, n_critic=N_CRITIC, optimizer_g=optimizer, optimizer_d=optimizer)
     model.regularizers = [SharedAlphaPenalty(model) if regularizer == "gp" else R1(gamma=1.0)]
     init = {k: v.clone() for k, v in model.state_dict().items()}
     trainer = L.Trainer(accelerator="cpu", devices=int(devices), strategy="ddp_find_unused_parameters_true",
                         max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, limit_val_batches=0)
-    trainer.fit(model, train_dataloaders=DataLoader(SharedStream(), batch_size=None))
+    trainer.fit(model, train_dataloaders=DataLoader(SharedStream(shape, ITERATIONS[network]), batch_size=None))
     if trainer.global_rank == 0:
         torch.save({"init": init, "final": {k: v.cpu() for k, v in model.state_dict().items()}}, output)
 

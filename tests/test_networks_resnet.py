@@ -128,6 +128,69 @@ def test_every_objective_and_trick_trains_the_resnets(objective, kwargs):
     assert all(not torch.equal(a, b) for a, b in zip(before, after))
 
 
+def pictures():
+    """Four 3x32x32 pictures in [-1, 1]: a red or a blue background with a white square top left or bottom right."""
+    out = []
+    for colour in ([1.0, -1.0, -1.0], [-1.0, -1.0, 1.0]):
+        for at in (slice(4, 14), slice(18, 28)):
+            x = torch.tensor(colour).view(3, 1, 1).repeat(1, 32, 32)
+            x[:, at, at] = 1.0
+            out.append(x)
+    return torch.stack(out)
+
+
+def distance_to_the_pictures(fake: torch.Tensor) -> float:
+    """Mean over samples of the squared pixel distance to the nearest of the four pictures (the mean picture: 0.70)."""
+    return float(((fake[:, None] - pictures()[None]) ** 2).mean((2, 3, 4)).min(1).values.mean())
+
+
+class Pictures(L.LightningDataModule):
+    """Batches of 16 drawn from the four pictures, ``n_critic`` batches a step."""
+
+    def __init__(self, n_critic: int, iterations: int):
+        super().__init__()
+        self.n_critic, self.iterations = n_critic, iterations
+
+    def train_dataloader(self):
+        drawn = torch.randint(0, 4, (self.iterations * self.n_critic * 16,), generator=torch.Generator().manual_seed(0))
+        return torch.utils.data.DataLoader(pictures()[drawn], batch_size=16 * self.n_critic)
+
+
+def rate(lr):
+    return lambda params: torch.optim.Adam(params, lr=lr, betas=(0.0, 0.9))
+
+
+# Each objective as the SNGAN recipe trains it at a learning rate for 200 iterations; WGAN's clip is wider than its
+# 0.01 on MLPs, which holds a ResNet critic of 8-wide layers too tight to move G in this budget (0.78 of the start).
+LEARNERS = {
+    "GAN": lambda g, d: GAN(g, d, optimizer_g=rate(1e-3), optimizer_d=rate(1e-3)),
+    "NSGAN": lambda g, d: NSGAN(g, d, optimizer_g=rate(1e-3), optimizer_d=rate(1e-3)),
+    "WGAN": lambda g, d: WGAN(g, d, n_critic=2, clip_value=0.05, optimizer_g=lambda p: torch.optim.RMSprop(p, lr=1e-3),
+                              optimizer_d=lambda p: torch.optim.RMSprop(p, lr=1e-3)),
+    "WGANGP": lambda g, d: WGANGP(g, d, n_critic=1, optimizer_g=rate(1e-3), optimizer_d=rate(1e-3)),
+    "Hinge": lambda g, d: Hinge(g, d, optimizer_g=rate(1e-3), optimizer_d=rate(1e-3)),
+    "LSGAN": lambda g, d: LSGAN(g, d, optimizer_g=rate(1e-3), optimizer_d=rate(1e-3)),
+    "RpGAN": lambda g, d: RpGAN(g, d, regularizers=[R1(0.1), R2(0.1)], optimizer_g=rate(1e-3), optimizer_d=rate(1e-3)),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", LEARNERS)
+def test_every_objective_moves_resnet_samples_toward_the_pictures(name):
+    """200 iterations at width 8: the samples' distance to the nearest picture falls by more than a quarter (to
+    0.37-0.66 of the start at seeds 0 and 1, measured), from the noise of an untrained generator (1.0-1.3)."""
+    L.seed_everything(0)
+    clipped_or_penalized = name in ("WGAN", "WGANGP")
+    model = LEARNERS[name](ResNetGenerator(latent_dim=16, image_size=32, base_width=8),
+                           ResNetDiscriminator(image_size=32, base_width=8, spectral_norm=not clipped_or_penalized))
+    before = distance_to_the_pictures(model.sample(64, seed=1))
+    L.Trainer(max_steps=200 * (model.n_critic + 1), logger=False, enable_checkpointing=False, enable_progress_bar=False,
+              enable_model_summary=False, limit_val_batches=0).fit(model, Pictures(model.n_critic, 200))
+    after = distance_to_the_pictures(model.sample(64, seed=1))
+    assert model.iteration == 200
+    assert before > 0.9 and after < 0.75 * before, f"{name}: {before:.3f} -> {after:.3f}"
+
+
 def test_a_conditional_resnet_pair_trains_with_the_ac_gan_loss():
     L.seed_everything(0)
     model = NSGAN(ResNetGenerator(latent_dim=8, image_size=32, base_width=8, num_classes=2),

@@ -3,6 +3,7 @@ tasks, SIGUSR1 mid-run, requeue, resume from the HPC checkpoint, and the same fi
 uninterrupted job. Skipped, with the reason, where SLURM cannot start (not root, packages missing);
 `.ci/run` installs Debian's slurm-wlm and munge when it runs as root."""
 
+import json
 import os
 import re
 import shutil
@@ -17,6 +18,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL_SLURM = ROOT / "configs" / "cluster" / "local_slurm.sh"
 JOB_SCRIPT = ROOT / "configs" / "cluster" / "slurm.sh"
+COMPARE_SCRIPT = ROOT / "configs" / "cluster" / "compare_array.sh"
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -104,6 +106,45 @@ def test_sigusr1_requeues_and_the_resumed_job_ends_as_the_uninterrupted_one(slur
     assert len(resumed_state["rng_states"]) == 2  # both ranks' random streams were saved and restored
     for key, value in reference.items():
         torch.testing.assert_close(resumed[key], value, rtol=0, atol=0, msg=key)
+
+
+def test_a_compare_grid_runs_as_an_array_whose_requeued_cell_resumes_and_a_gather_job_writes_the_table(slurm, tmp_path):
+    env = {**slurm, "COMPARE_SBATCH": f"--gres=none --cpus-per-task 1 --time 10 --chdir {tmp_path}"}
+    grid = tmp_path / "grid"
+    # 2 objectives x 2 seeds, 1000 iterations a cell with a validation (and last.ckpt) every 50.
+    submitted = subprocess.run(
+        ["bash", str(COMPARE_SCRIPT), str(ROOT / "configs" / "nsgan_gaussian.yaml"),
+         str(ROOT / "configs" / "nsgan_gaussian.yaml") + ":LSGAN", "--seeds", "0", "1", "--iterations", "1000",
+         "--num_samples", "1000", "--out", str(grid), "--", "--data.init_args.epoch_length", "50", "--cpu.threads", "1"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    found = re.search(r"submitted 4 cells as array job (\d+) and the gather as job (\d+)", submitted.stdout)
+    assert found, submitted.stdout
+    array, gather = found.groups()
+    first = grid / "runs" / "nsgan_gaussian-shipped-seed0"
+    wait_for(lambda: (first / "checkpoints" / "last.ckpt").is_file(), "the first cell's first checkpoint")
+    # scancel may answer "Job can not be altered now" for an array task whose fit has already taken the signal and
+    # started the requeue: what counts is the checkpoint the signal makes.
+    subprocess.run(["scancel", "--signal", "USR1", f"{array}_0"], env=slurm, capture_output=True)
+    wait_for(lambda: (first / "hpc_ckpt_1.ckpt").is_file(), "the first cell's hpc_ckpt_1.ckpt")
+    saved_at = torch.load(first / "hpc_ckpt_1.ckpt", weights_only=False)["iteration"]
+    assert 0 < saved_at < 1000, saved_at  # mid-run
+    wait_for(lambda: job_state(slurm, f"{array}_0") in ("PENDING", "REQUEUED", "REQUEUE_HOLD"), "the requeue")
+    subprocess.run(["scontrol", "update", f"JobId={array}_0", "StartTime=now"], env=slurm, capture_output=True)
+    wait_for(lambda: job_state(slurm, gather) in ("COMPLETED", "FAILED", "CANCELLED", "GONE"), "the gather job", 400)
+    gathered = (tmp_path / f"slurm-compare-{gather}-gather.out").read_text()
+    assert job_state(slurm, gather) == "COMPLETED", gathered[-4000:]
+    assert sorted(p.stem for p in (grid / "cells").glob("*.json")) == sorted(
+        f"nsgan_gaussian{model}-shipped-seed{seed}" for model in ("", "-LSGAN") for seed in (0, 1))
+    table = (grid / "table.md").read_text()
+    assert "| nsgan_gaussian.yaml | shipped | 2 | val/w1 |" in table
+    assert "| nsgan_gaussian.yaml --model LSGAN | shipped | 2 | val/w1 |" in table
+    task = (tmp_path / f"slurm-compare-{array}_0.out").read_text()
+    assert "(restart 0)" in task and "(restart 1)" in task, task[-4000:]  # one task, run twice, one log
+    fits = [line for line in (grid / "logs" / f"{first.name}.log").read_text().splitlines() if " fit " in line]
+    assert len(fits) == 2 and fits[1].endswith(f"--ckpt_path {first / 'hpc_ckpt_1.ckpt'}"), fits
+    record = json.loads((grid / "cells" / f"{first.name}.json").read_text())
+    assert record["iterations"] == 1000 and record["history"][-1]["iteration"] == 1000
 
 
 def test_local_slurm_says_why_it_cannot_start(tmp_path):

@@ -1,0 +1,138 @@
+"""``python -m gan_lightning compare`` as users run it: a 2-objective x 2-seed Gaussian grid killed half-way and
+rerun ends with the table of an uninterrupted grid, without running a finished cell again; a changed grid is
+refused; the W&B summary run read back from disk holds every cell."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from helpers import CONFIGS, ROOT, run_cli
+from wandb_offline import read_run
+
+pytestmark = pytest.mark.slow
+
+# NS-GAN and LSGAN on the Gaussian recipe, 100 iterations each with a validation (and last.ckpt) every 25.
+GRID = [str(CONFIGS / "nsgan_gaussian.yaml"), str(CONFIGS / "nsgan_gaussian.yaml") + ":LSGAN", "--seeds", "0", "1",
+        "--iterations", "100", "--num_samples", "1000"]
+FIT = ["--", "--data.init_args.epoch_length", "25", "--cpu.threads", "1"]
+TIMING = ("train_s", "cell_s")  # wall-clock columns: the only ones two runs of a grid may differ in
+
+
+def compare(args, cwd, **kwargs):
+    return run_cli(["compare", *args], cwd=cwd, timeout=600, **kwargs)
+
+
+def cells_table(out) -> list[dict]:
+    with open(out / "cells.csv", newline="") as f:
+        return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(f)]
+
+
+def fits_started(out, cell: str) -> int:
+    log = out / "logs" / f"{cell}.log"
+    return sum(" -m gan_lightning fit " in line for line in log.read_text().splitlines()) if log.is_file() else 0
+
+
+def test_a_grid_killed_half_way_finishes_on_rerun_as_an_uninterrupted_grid(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("WANDB_API_KEY", "WANDB_SERVICE")}
+    env.update(WANDB_MODE="offline", PYTHONPATH=str(ROOT / "tests"))
+    command = [sys.executable, "-m", "gan_lightning", "compare", *GRID, "--out", "killed", *FIT]
+    grid = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    killed, second = tmp_path / "killed", "nsgan_gaussian-shipped-seed1"
+    deadline = time.monotonic() + 300
+    # Kill when the first cell is done and the second has written a checkpoint it is still training past.
+    while not ((killed / "cells" / "nsgan_gaussian-shipped-seed0.json").is_file()
+               and (killed / "runs" / second / "checkpoints" / "last.ckpt").is_file()):
+        assert grid.poll() is None and time.monotonic() < deadline, "the grid ended or stalled before the kill"
+        time.sleep(0.05)
+    os.kill(grid.pid, signal.SIGKILL)  # the compare process alone: its fit must die with it
+    grid.wait()
+    time.sleep(1)
+    assert not (killed / "cells" / f"{second}.json").exists()
+    checkpoint = (killed / "runs" / second / "checkpoints" / "last.ckpt").stat().st_mtime
+    time.sleep(2)
+    assert (killed / "runs" / second / "checkpoints" / "last.ckpt").stat().st_mtime == checkpoint  # no orphan fit
+
+    rerun = compare([*GRID, "--out", "killed", *FIT], tmp_path)
+    assert "[1/4] nsgan_gaussian-shipped-seed0: done before" in rerun.stdout
+    assert fits_started(killed, "nsgan_gaussian-shipped-seed0") == 1  # not trained again
+    assert fits_started(killed, second) == 2
+    resumed = (killed / "logs" / f"{second}.log").read_text().splitlines()
+    assert any("--ckpt_path" in line and line.endswith("last.ckpt") for line in resumed if " fit " in line)
+
+    compare([*GRID, "--out", "straight", *FIT], tmp_path)
+    assert cells_table(killed) == cells_table(tmp_path / "straight")
+    assert len(cells_table(killed)) == 4
+    table = (killed / "table.md").read_text()
+    assert "| nsgan_gaussian.yaml | shipped | 2 | val/w1 |" in table
+    assert "| nsgan_gaussian.yaml --model LSGAN | shipped | 2 | val/w1 |" in table
+    for plot in ("metric_vs_iteration.png", "metric_vs_train_s.png"):
+        assert (killed / plot).stat().st_size > 10_000
+
+    # The W&B summary run of the grid, read back from disk: one group, both tables, every cell.
+    (summary,) = [p for p in (killed / "wandb").glob("offline-run-*")]
+    run = read_run(summary)
+    assert run["run"]["group"] == "killed"
+    logged = {k: v for row in run["history"] for k, v in row.items()}  # nested keys as "cells/path"
+    cells = json.loads((summary / "files" / logged["cells/path"]).read_text())
+    by_name = {(row[0], row[2]) for row in cells["data"]}
+    assert by_name == {(c, s) for c in ("nsgan_gaussian.yaml", "nsgan_gaussian.yaml --model LSGAN") for s in (0, 1)}
+    assert cells["columns"][:4] == ["config", "variant", "seed", "metric"]
+    straight_rows = {(r["name"]): r for r in csv.DictReader(open(tmp_path / "straight" / "cells.csv"))}
+    for row in cells["data"]:  # the tables W&B holds carry the evaluated numbers of the CSV
+        name = f"nsgan_gaussian{'-LSGAN' if 'LSGAN' in row[0] else ''}-shipped-seed{row[2]}"
+        assert row[4] == pytest.approx(float(straight_rows[name]["final_w1"]))
+    summary_table = json.loads((summary / "files" / logged["summary/path"]).read_text())
+    assert [row[:3] for row in summary_table["data"]] == [["nsgan_gaussian.yaml", "shipped", 2],
+                                                          ["nsgan_gaussian.yaml --model LSGAN", "shipped", 2]]
+    assert logged["metric_vs_iteration/_type"] == logged["metric_vs_train_s/_type"] == "image-file"
+    # Each cell's own run is in the same group.
+    fit_run = read_run(next((killed / "runs" / second / "wandb").glob("offline-run-*")))
+    assert fit_run["run"]["group"] == "killed"
+
+
+def test_a_changed_grid_is_refused_with_what_changed(tmp_path):
+    config = tmp_path / "nsgan_gaussian.yaml"
+    config.write_text((CONFIGS / "nsgan_gaussian.yaml").read_text().replace("parts/", str(CONFIGS / "parts") + "/"))
+    first = compare([str(config), "--seeds", "0", "--out", "grid", "--gather", "--wandb", "false"], tmp_path,
+                    check=False)
+    assert first.returncode == 1 and "1 of 1 cells unfinished (nsgan_gaussian-shipped-seed0)" in first.stderr
+    assert json.loads((tmp_path / "grid" / "grid.json").read_text())["cells"][0]["seed"] == 0
+
+    more_seeds = compare([str(config), "--seeds", "0", "1", "--out", "grid", "--gather"], tmp_path, check=False)
+    assert more_seeds.returncode == 2
+    assert more_seeds.stderr.strip().splitlines() == [
+        f"gan_lightning: error: compare: {tmp_path / 'grid'} holds another grid (cells added: "
+        "nsgan_gaussian-shipped-seed1); give another --out, or remove it"]
+    other_budget = compare([str(config), "--seeds", "0", "--out", "grid", "--iterations", "50", "--gather"], tmp_path,
+                           check=False)
+    assert other_budget.returncode == 2 and "fit_args: [] -> ['--iterations', '50']" in other_budget.stderr
+    config.write_text(config.read_text().replace("lr: 0.001", "lr: 0.002"))
+    edited = compare([str(config), "--seeds", "0", "--out", "grid", "--gather"], tmp_path, check=False)
+    assert edited.returncode == 2 and "nsgan_gaussian-shipped-seed0: the file changed" in edited.stderr
+
+
+def test_the_dry_run_lists_the_cells_and_bad_input_stops_at_once(tmp_path):
+    listed = compare([str(CONFIGS / "nsgan_gaussian.yaml"), str(CONFIGS / "wgangp_gaussian.yaml"), "--seeds", "3",
+                      "--variant", "shipped=", "--variant", "r1=--model.init_args.regularizers '[{class_path: R1}]'",
+                      "--out", "grid", "--dry_run"], tmp_path)
+    lines = listed.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[:-1]] == [
+        "cell 0 nsgan_gaussian-shipped-seed3", "cell 1 nsgan_gaussian-r1-seed3",
+        "cell 2 wgangp_gaussian-shipped-seed3", "cell 3 wgangp_gaussian-r1-seed3"]
+    assert lines[1].endswith("--model.init_args.regularizers '[{class_path: R1}]'")
+    assert lines[-1] == f"4 cells in {tmp_path / 'grid'}" and not (tmp_path / "grid").exists()
+
+    bad = compare([str(CONFIGS / "nsgan_gaussian.yaml"), "--seeds", "0", "--out", "grid", "--", "--trainer.bogus", "1"],
+                  tmp_path, check=False)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1] == ("gan_lightning: error: nsgan_gaussian-shipped-seed0: fit refused its "
+                                                   "arguments: unrecognized arguments: --trainer.bogus 1")
+    missing = compare(["configs/none.yaml", "--out", "grid"], tmp_path, check=False)
+    assert missing.returncode == 2 and "compare: no config file at configs/none.yaml" in missing.stderr
