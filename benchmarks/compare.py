@@ -1,5 +1,10 @@
 """Objectives side by side: every objective, with and without its regularizer, x datasets x seeds.
 
+The tables of benchmarks/RESULTS.md that predate `python -m gan_lightning compare` (the package's command,
+docs/compare.md: any configs, resumable, SLURM arrays) were made with this script; it adds what that command
+does not do yet: the `toggled` variant, chosen per config, and a second measurement of the checkpoint the
+config's monitor picked.
+
     python -m benchmarks.compare --datasets gaussian                  # 7 objectives x 3 seeds, as shipped
     python -m benchmarks.compare --datasets ring8 grid25 --variants shipped toggled
     python -m benchmarks.compare --datasets mnist --seconds 210 -- \\
@@ -38,6 +43,7 @@ from lightning.pytorch import Callback
 
 from benchmarks.arguments import OBJECTIVES, output_folder, recipe, split_run_arguments
 from gan_lightning.cli import GANCLI
+from gan_lightning.compare import interval, write_csv
 from gan_lightning.metrics import SampleMetrics
 from gan_lightning.runs import reference_cache_dir
 from gan_lightning.sample import load_model
@@ -58,7 +64,6 @@ FINAL = {"gaussian": (10_000, 10_000, ["w1_sigma", "ks", "std_err"]),
          "emoji": (10_000, None, ["fid", "precision", "recall", "classes", "min_class_share", "memorization",
                                   "memorization_reals"])}
 R1_GAMMA = {"gaussian": 0.1, "ring8": 0.1, "grid25": 0.1, "stackedmnist": 0.1, "mnist": 0.1, "emoji": 0.1}
-T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 
 
 class Recorder(Callback):
@@ -190,16 +195,6 @@ def best_and_last(points: list[dict], dataset: str) -> tuple[float, float]:
     return (min if better == "min" else max)(values), values[-1]
 
 
-def interval(values: list[float], digits: str = ".3g") -> str:
-    """``mean ± half-width of the 95% t-interval`` over seeds; infinite values (a KL with no mode hit) counted apart."""
-    finite = [float(v) for v in values if math.isfinite(float(v))]
-    if not finite:
-        return "-"
-    half = T_975.get(len(finite) - 1, 1.96) * statistics.stdev(finite) / math.sqrt(len(finite)) if len(finite) > 1 else 0
-    text = f"{statistics.mean(finite):{digits}} ± {half:.2g}"
-    return text + (f" ({len(values) - len(finite)} inf)" if len(finite) < len(values) else "")
-
-
 def by_variant(rows: list[dict]) -> list[tuple[tuple[str, str], list[dict]]]:
     """Rows grouped by (objective, variant), in the order they first appear."""
     keys = dict.fromkeys((r["objective"], r["variant"]) for r in rows)
@@ -264,14 +259,6 @@ def plot(points: list[dict], dataset: str, x: str, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def write_csv(rows: list[dict], path: Path) -> None:
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, keys)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def read_csv(path: Path) -> list[dict]:
