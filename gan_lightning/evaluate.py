@@ -59,13 +59,25 @@ def merged_metrics(model, cli: dict, keep: set = frozenset()):
     return SampleMetrics(**{k: v for k, v in settings.items() if v is not None or k in keep})
 
 
+def fit_group_and_tags(run_dir: Path) -> dict:
+    """The W&B group and tags the run's fit gave its logger (``compare`` groups its cells), read from its config."""
+    import yaml
+
+    path = run_dir / "config.yaml"
+    logger = ((yaml.safe_load(path.read_text()) or {}).get("trainer") or {}).get("logger") if path.is_file() else None
+    if not isinstance(logger, dict) or not str(logger.get("class_path", "")).endswith("WandbLogger"):
+        return {}
+    init = {**(logger.get("init_args") or {}), **(logger.get("dict_kwargs") or {})}
+    return {k: init[k] for k in ("group", "tags") if init.get(k)}
+
+
 def log_to_wandb(run_dir: Path, project: str, values: dict, protocol: dict, iteration: int) -> Path:
     """Logs ``eval/*`` and the protocol into the run's W&B run (offline without credentials); returns its folder."""
     import wandb
 
     mode = os.environ.get("WANDB_MODE") or ("online" if wandb_has_credentials() else "offline")
     run = wandb.init(project=project, id=run_dir.name, name=run_dir.name, dir=str(run_dir), resume="allow", mode=mode,
-                     job_type="evaluate", settings=wandb.Settings(quiet=True))
+                     job_type="evaluate", settings=wandb.Settings(quiet=True), **fit_group_and_tags(run_dir))
     run.config.update({"eval_protocol": protocol}, allow_val_change=True)
     run.log({**{f"eval/{k}": v for k, v in values.items()}, "iteration": iteration})
     folder = Path(run.dir).parent

@@ -28,6 +28,13 @@ def compare(args, cwd, **kwargs):
     return run_cli(["compare", *args], cwd=cwd, timeout=600, **kwargs)
 
 
+def untimed(record: dict) -> dict:
+    """A cell's record without its wall-clock numbers and the paths of its own folder."""
+    history = [{k: v for k, v in row.items() if k not in TIMING} for row in record["history"]]
+    return {**{k: v for k, v in record.items() if k not in TIMING + ("history", "protocol")}, "history": history,
+            "protocol": {k: v for k, v in record["protocol"].items() if k != "checkpoint"}}
+
+
 def cells_table(out) -> list[dict]:
     with open(out / "cells.csv", newline="") as f:
         return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(f)]
@@ -66,8 +73,12 @@ def test_a_grid_killed_half_way_finishes_on_rerun_as_an_uninterrupted_grid(tmp_p
     resumed = (killed / "logs" / f"{second}.log").read_text().splitlines()
     assert any("--ckpt_path" in line and line.endswith("last.ckpt") for line in resumed if " fit " in line)
 
-    compare([*GRID, "--out", "straight", *FIT], tmp_path)
-    assert cells_table(killed) == cells_table(tmp_path / "straight")
+    # The interrupted cell, run alone and never interrupted: the same record but for the clock. The other three
+    # cells ran once, as a grid never interrupted runs them.
+    compare([*GRID, "--out", "straight", "--cell", "1", *FIT], tmp_path)
+    resumed_record, straight_record = (untimed(json.loads((out / "cells" / f"{second}.json").read_text()))
+                                       for out in (killed, tmp_path / "straight"))
+    assert resumed_record == straight_record and len(straight_record["history"]) == 4  # a validation every 25
     assert len(cells_table(killed)) == 4
     table = (killed / "table.md").read_text()
     assert "| nsgan_gaussian.yaml | shipped | 2 | val/w1 |" in table
@@ -84,17 +95,18 @@ def test_a_grid_killed_half_way_finishes_on_rerun_as_an_uninterrupted_grid(tmp_p
     by_name = {(row[0], row[2]) for row in cells["data"]}
     assert by_name == {(c, s) for c in ("nsgan_gaussian.yaml", "nsgan_gaussian.yaml --model LSGAN") for s in (0, 1)}
     assert cells["columns"][:4] == ["config", "variant", "seed", "metric"]
-    straight_rows = {(r["name"]): r for r in csv.DictReader(open(tmp_path / "straight" / "cells.csv"))}
+    rows = {(r["name"]): r for r in csv.DictReader(open(killed / "cells.csv"))}
     for row in cells["data"]:  # the tables W&B holds carry the evaluated numbers of the CSV
         name = f"nsgan_gaussian{'-LSGAN' if 'LSGAN' in row[0] else ''}-shipped-seed{row[2]}"
-        assert row[4] == pytest.approx(float(straight_rows[name]["final_w1"]))
+        assert row[4] == pytest.approx(float(rows[name]["final_w1"]))
     summary_table = json.loads((summary / "files" / logged["summary/path"]).read_text())
     assert [row[:3] for row in summary_table["data"]] == [["nsgan_gaussian.yaml", "shipped", 2],
                                                           ["nsgan_gaussian.yaml --model LSGAN", "shipped", 2]]
     assert logged["metric_vs_iteration/_type"] == logged["metric_vs_train_s/_type"] == "image-file"
-    # Each cell's own run is in the same group.
-    fit_run = read_run(next((killed / "runs" / second / "wandb").glob("offline-run-*")))
-    assert fit_run["run"]["group"] == "killed"
+    # Each cell's W&B run is in the same group; the newest file is evaluate's, which keeps the group fit gave it.
+    for cell in ("nsgan_gaussian-shipped-seed0", second):
+        fit_run = read_run(sorted((killed / "runs" / cell / "wandb").glob("offline-run-*"))[-1])
+        assert fit_run["run"]["group"] == "killed", cell
 
 
 def test_a_changed_grid_is_refused_with_what_changed(tmp_path):
