@@ -26,6 +26,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -163,6 +164,12 @@ def monitored(run_dir: Path) -> tuple[str | None, str]:
     return checkpoint.get("monitor"), checkpoint.get("mode") or "min"
 
 
+def wandb_id(out: Path, name: str) -> str:
+    """A cell's W&B run id: its name and a hash of the grid's folder, so that the cells of two comparisons (the
+    same names in other folders) stay apart in one project, and a resumed cell continues its own run."""
+    return f"{re.sub(r'[^A-Za-z0-9_.-]', '-', name)[:55]}-{hashlib.sha256(str(out).encode()).hexdigest()[:8]}"
+
+
 def run_cell(out: Path, grid: dict, index: int) -> dict:
     """Fits (or resumes) and evaluates one cell; returns its record, also written to ``cells/<name>.json``."""
     from gan_lightning.callbacks.validation_history import read_history
@@ -182,7 +189,7 @@ def run_cell(out: Path, grid: dict, index: int) -> dict:
            "--seed_everything", seed, "--model.init_args.latent.seed", seed, "--data.init_args.seed", seed,
            "--trainer.default_root_dir", str(out / "runs"), "--run_name", cell["name"],
            "--trainer.enable_progress_bar", "false", "--trainer.logger", "WandbLogger",
-           "--trainer.logger.dict_kwargs.group", grid["group"],
+           "--trainer.logger.init_args.id", wandb_id(out, cell["name"]), "--trainer.logger.dict_kwargs.group", grid["group"],
            "--trainer.logger.dict_kwargs.tags", json.dumps(["compare", cell["variant"]]),
            f"--trainer.callbacks+={HISTORY_CALLBACK}", *grid["fit_args"],
            *(["--ckpt_path", str(resume)] if resume else [])]
@@ -218,7 +225,9 @@ def interval(values: list[float], digits: str = ".3g") -> str:
     finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     if not finite:
         return "-"
-    half = T_975.get(len(finite) - 1, 1.96) * statistics.stdev(finite) / math.sqrt(len(finite)) if len(finite) > 1 else 0
+    if len(finite) == 1:  # one seed: no interval to show
+        return f"{finite[0]:{digits}}" + (f" ({len(values) - 1} not finite)" if len(values) > 1 else "")
+    half = T_975.get(len(finite) - 1, 1.96) * statistics.stdev(finite) / math.sqrt(len(finite))
     text = f"{statistics.mean(finite):{digits}} ± {half:.2g}"
     return text + (f" ({len(values) - len(finite)} not finite)" if len(finite) < len(values) else "")
 
@@ -284,6 +293,8 @@ def plot(records: list[dict], x: str, path: Path) -> bool:
             ax.fill_between(xs, [min(v) for v in ys], [max(v) for v in ys], alpha=0.15, color=line.get_color())
         ax.set_xlabel({"iteration": "generator iterations", "train_s": "training seconds"}[x])
         ax.set_ylabel(metric)
+        if metric in ("val/w1", "val/fid", "val/mode_kl"):  # distances that fall by orders of magnitude
+            ax.set_yscale("log")
         ax.set_title(f"{metric}: mean over seeds, band = min..max")
         ax.legend(fontsize=7)
     fig.tight_layout()

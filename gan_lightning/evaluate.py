@@ -59,8 +59,9 @@ def merged_metrics(model, cli: dict, keep: set = frozenset()):
     return SampleMetrics(**{k: v for k, v in settings.items() if v is not None or k in keep})
 
 
-def fit_group_and_tags(run_dir: Path) -> dict:
-    """The W&B group and tags the run's fit gave its logger (``compare`` groups its cells), read from its config."""
+def fit_wandb_run(run_dir: Path) -> dict:
+    """The W&B run fit's logger wrote to (id, name, project, group, tags, as its config gives them; ``compare``
+    names its cells' runs), so that evaluate logs into that run and not a new one."""
     import yaml
 
     path = run_dir / "config.yaml"
@@ -68,16 +69,18 @@ def fit_group_and_tags(run_dir: Path) -> dict:
     if not isinstance(logger, dict) or not str(logger.get("class_path", "")).endswith("WandbLogger"):
         return {}
     init = {**(logger.get("init_args") or {}), **(logger.get("dict_kwargs") or {})}
-    return {k: init[k] for k in ("group", "tags") if init.get(k)}
+    return {k: init[k] for k in ("id", "name", "project", "group", "tags") if init.get(k)}
 
 
-def log_to_wandb(run_dir: Path, project: str, values: dict, protocol: dict, iteration: int) -> Path:
-    """Logs ``eval/*`` and the protocol into the run's W&B run (offline without credentials); returns its folder."""
+def log_to_wandb(run_dir: Path, project: str | None, values: dict, protocol: dict, iteration: int) -> Path:
+    """Logs ``eval/*`` and the protocol into the run's W&B run (offline without credentials); returns its folder.
+    ``project``: overrides the run's own."""
     import wandb
 
     mode = os.environ.get("WANDB_MODE") or ("online" if wandb_has_credentials() else "offline")
-    run = wandb.init(project=project, id=run_dir.name, name=run_dir.name, dir=str(run_dir), resume="allow", mode=mode,
-                     job_type="evaluate", settings=wandb.Settings(quiet=True), **fit_group_and_tags(run_dir))
+    fit_run = {"project": WANDB_PROJECT, "id": run_dir.name, "name": run_dir.name, **fit_wandb_run(run_dir)}
+    run = wandb.init(**{**fit_run, **({"project": project} if project else {})}, dir=str(run_dir), resume="allow",
+                     mode=mode, job_type="evaluate", settings=wandb.Settings(quiet=True))
     run.config.update({"eval_protocol": protocol}, allow_val_change=True)
     run.log({**{f"eval/{k}": v for k, v in values.items()}, "iteration": iteration})
     folder = Path(run.dir).parent
@@ -110,7 +113,8 @@ def evaluate_main(args: list[str]) -> None:
     parser.add_argument("--ema", type=bool, default=True, help="Sample the EMA generator when the checkpoint has one.")
     parser.add_argument("--device", type=str, default="cpu", help="Device, e.g. cpu or cuda.")
     parser.add_argument("--wandb", type=bool, default=True, help="Log eval/* to the run's W&B run.")
-    parser.add_argument("--wandb_project", type=str, default=WANDB_PROJECT, help="W&B project of the run.")
+    parser.add_argument("--wandb_project", type=Optional[str], default=None,
+                        help=f"W&B project (default: the one fit logged the run to, else {WANDB_PROJECT}).")
     cfg = parser.parse_args(args)
     for name in ("num_samples", "num_reference"):
         if cfg[name] is not None and cfg[name] < 2:

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from gan_lightning.compare import wandb_id
 from helpers import CONFIGS, ROOT, run_cli
 from wandb_offline import read_run
 
@@ -104,9 +105,14 @@ def test_a_grid_killed_half_way_finishes_on_rerun_as_an_uninterrupted_grid(tmp_p
                                                           ["nsgan_gaussian.yaml --model LSGAN", "shipped", 2]]
     assert logged["metric_vs_iteration/_type"] == logged["metric_vs_train_s/_type"] == "image-file"
     # Each cell's W&B run is in the same group; the newest file is evaluate's, which keeps the group fit gave it.
+    # Its id carries a hash of the grid's folder: the same cell of another comparison is another W&B run.
     for cell in ("nsgan_gaussian-shipped-seed0", second):
-        fit_run = read_run(sorted((killed / "runs" / cell / "wandb").glob("offline-run-*"))[-1])
-        assert fit_run["run"]["group"] == "killed", cell
+        files = sorted((killed / "runs" / cell / "wandb").glob("offline-run-*"))
+        evaluated = read_run(files[-1])["run"]
+        assert evaluated["group"] == "killed" and evaluated["id"] == wandb_id(killed, cell), (cell, evaluated)
+        assert {read_run(f)["run"].get("id") for f in files} <= {wandb_id(killed, cell), None}
+    other = read_run(sorted((tmp_path / "straight" / "runs" / second / "wandb").glob("offline-run-*"))[-1])["run"]
+    assert other["id"] == wandb_id(tmp_path / "straight", second) != wandb_id(killed, second)
 
 
 def test_a_changed_grid_is_refused_with_what_changed(tmp_path):

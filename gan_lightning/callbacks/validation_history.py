@@ -1,5 +1,6 @@
 """Every validation of a run as one row of ``<run folder>/validations.csv``: the iteration, the training
-seconds so far and the ``val/*`` metrics, for the plots of a comparison against iterations and wall time."""
+seconds so far and the ``val/*`` metrics, for the plots of a comparison against iterations and wall time;
+and one row at the end of training with the iteration and seconds it ended at."""
 
 import csv
 import time
@@ -25,15 +26,25 @@ class ValidationHistory(Callback):
         self.train_seconds += time.perf_counter() - self._started
 
     def on_validation_end(self, trainer, pl_module):  # after the module logged this validation's metrics
-        if trainer.sanity_checking or trainer.global_rank != 0:
+        if not trainer.sanity_checking:
+            self.write(trainer, pl_module, {k: float(v) for k, v in sorted(trainer.callback_metrics.items())
+                                            if k.startswith("val/")})
+
+    def on_train_end(self, trainer, pl_module):
+        self.write(trainer, pl_module, {})
+
+    def write(self, trainer, pl_module, metrics: dict) -> None:
+        if trainer.global_rank != 0:
             return
-        row = {"iteration": pl_module.iteration, "train_s": round(self.train_seconds, 3),
-               **{k: float(v) for k, v in sorted(trainer.callback_metrics.items()) if k.startswith("val/")}}
+        row = {"iteration": pl_module.iteration, "train_s": round(self.train_seconds, 3), **metrics}
         path = Path(trainer.default_root_dir) / FILE
-        new = not path.is_file()
+        header = None
+        if path.is_file():
+            with open(path, newline="") as f:
+                header = next(csv.reader(f), None)
         with open(path, "a", newline="") as f:
-            writer = csv.DictWriter(f, list(row), extrasaction="ignore")
-            if new:
+            writer = csv.DictWriter(f, header or list(row), extrasaction="ignore")  # the columns the file began with
+            if header is None:
                 writer.writeheader()
             writer.writerow(row)
 
@@ -45,7 +56,8 @@ class ValidationHistory(Callback):
 
 
 def read_history(run_dir: Path) -> list[dict]:
-    """The rows of ``run_dir/validations.csv`` as floats, one per iteration (the last written), by iteration."""
+    """The rows of ``run_dir/validations.csv`` as floats, one per iteration (its values as last written, the end
+    of training's seconds merged into a validation at the same iteration), by iteration."""
     path = Path(run_dir) / FILE
     if not path.is_file():
         return []
@@ -53,5 +65,5 @@ def read_history(run_dir: Path) -> list[dict]:
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
             values = {k: float(v) for k, v in row.items() if v not in (None, "")}
-            rows[int(values["iteration"])] = values
+            rows[int(values["iteration"])] = {**rows.get(int(values["iteration"]), {}), **values}
     return [rows[i] for i in sorted(rows)]
