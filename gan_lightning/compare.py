@@ -170,14 +170,19 @@ def wandb_id(out: Path, name: str) -> str:
     return f"{re.sub(r'[^A-Za-z0-9_.-]', '-', name)[:55]}-{hashlib.sha256(str(out).encode()).hexdigest()[:8]}"
 
 
+def record_path(out: Path, cell: dict) -> Path:
+    """Where a finished cell's record lies; the cell counts as done when it exists."""
+    return out / "cells" / f"{cell['name']}.json"
+
+
 def run_cell(out: Path, grid: dict, index: int) -> dict:
     """Fits (or resumes) and evaluates one cell; returns its record, also written to ``cells/<name>.json``."""
     from gan_lightning.callbacks.validation_history import read_history
 
     cell = grid["cells"][index]
-    record_path = out / "cells" / f"{cell['name']}.json"
-    if record_path.is_file():
-        return json.loads(record_path.read_text())
+    done = record_path(out, cell)
+    if done.is_file():
+        return json.loads(done.read_text())
     run_dir, seed, started = out / "runs" / cell["name"], str(cell["seed"]), time.perf_counter()
     (out / "logs").mkdir(parents=True, exist_ok=True)
     log = out / "logs" / f"{cell['name']}.log"
@@ -209,10 +214,10 @@ def run_cell(out: Path, grid: dict, index: int) -> dict:
               "last_val": values[-1] if values else math.nan,
               "train_s": history[-1]["train_s"] if history else math.nan,
               "cell_s": time.perf_counter() - started, "history": history}
-    record_path.parent.mkdir(exist_ok=True)
-    tmp = record_path.with_suffix(".tmp")
+    done.parent.mkdir(exist_ok=True)
+    tmp = done.with_suffix(".tmp")
     tmp.write_text(json.dumps(record, indent=2) + "\n")
-    os.replace(tmp, record_path)  # the cell counts as done only once its record is whole
+    os.replace(tmp, done)  # the cell counts as done only once its record is whole
     return record
 
 
@@ -315,11 +320,10 @@ def log_summary(out: Path, grid: dict, records: list[dict], rows: list[dict], pl
     """One W&B run in the comparison's group: the cells and the summary as tables, the plots as images."""
     import wandb
 
-    from gan_lightning.runs import WANDB_PROJECT, wandb_has_credentials
+    from gan_lightning.runs import WANDB_PROJECT, wandb_mode
 
-    mode = os.environ.get("WANDB_MODE") or ("online" if wandb_has_credentials() else "offline")
     run = wandb.init(project=WANDB_PROJECT, group=grid["group"], name=f"{grid['group']}-summary", job_type="compare",
-                     dir=str(out), mode=mode, config={"fit_args": grid["fit_args"], "cells": len(grid["cells"])},
+                     dir=str(out), mode=wandb_mode(), config={"fit_args": grid["fit_args"], "cells": len(grid["cells"])},
                      settings=wandb.Settings(quiet=True))
     columns = ["config", "variant", "seed", "metric", "final", "best_val", "last_val", "iterations", "train_s", "protocol"]
     cells = [[config_label(r), r["variant"], r["seed"], r["monitor"], final_metric(r), r["best_val"], r["last_val"],
@@ -334,9 +338,9 @@ def log_summary(out: Path, grid: dict, records: list[dict], rows: list[dict], pl
 
 def gather(out: Path, grid: dict, use_wandb: bool = True) -> list[dict]:
     """The table, CSVs, plots and W&B summary of the finished cells; raises CellFailed naming unfinished ones."""
-    records = [json.loads((out / "cells" / f"{c['name']}.json").read_text()) for c in grid["cells"]
-               if (out / "cells" / f"{c['name']}.json").is_file()]
-    missing = [c["name"] for c in grid["cells"] if not (out / "cells" / f"{c['name']}.json").is_file()]
+    finished = [c for c in grid["cells"] if record_path(out, c).is_file()]
+    records = [json.loads(record_path(out, c).read_text()) for c in finished]
+    missing = [c["name"] for c in grid["cells"] if c not in finished]
     if records:
         rows = summary_rows(records)
         (out / "table.md").write_text(markdown(rows))
@@ -381,7 +385,7 @@ def compare_main(argv: list[str]) -> None:
     grid = build_grid(args)
     if args.dry_run:
         for i, cell in enumerate(grid["cells"]):
-            done = (out / "cells" / f"{cell['name']}.json").is_file()
+            done = record_path(out, cell).is_file()
             print(f"cell {i} {cell['name']}{' (done)' if done else ''}: fit --config {cell['config']} "
                   f"{shlex.join(([f'--model', cell['model']] if cell['model'] else []) + cell['overrides'])}".rstrip())
         print(f"{len(grid['cells'])} cells in {out}")
@@ -397,15 +401,13 @@ def compare_main(argv: list[str]) -> None:
             print(f"{record['name']}: {metric_name(record)} {final_metric(record):.4g} after {record['iterations']} iterations")
             return
         if not args.gather:
-            failed = []
             for i, cell in enumerate(grid["cells"]):
-                done = (out / "cells" / f"{cell['name']}.json").is_file()
+                done = record_path(out, cell).is_file()
                 print(f"[{i + 1}/{len(grid['cells'])}] {cell['name']}: {'done before' if done else 'running'}", flush=True)
                 try:
                     record = run_cell(out, grid, i)
-                except CellFailed as e:
+                except CellFailed as e:  # the gather below names every unfinished cell
                     print(f"  failed: {e}", flush=True)
-                    failed.append(cell["name"])
                     continue
                 print(f"  {metric_name(record)} {final_metric(record):.4g}, {record['iterations']} iterations, "
                       f"{record['cell_s']:.0f} s", flush=True)

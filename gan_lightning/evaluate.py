@@ -10,14 +10,13 @@ at the same counts and seed.
 
 import importlib
 import json
-import os
 from pathlib import Path
 from typing import Optional
 
 from jsonargparse import ArgumentParser
 
 from gan_lightning.errors import ConfigError
-from gan_lightning.runs import WANDB_PROJECT, reference_cache_dir, wandb_has_credentials
+from gan_lightning.runs import WANDB_PROJECT, reference_cache_dir, wandb_mode
 from gan_lightning.preflight import check_networks_take_the_data
 from gan_lightning.sample import checkpoint_path, load_datamodule, load_model
 
@@ -77,10 +76,9 @@ def log_to_wandb(run_dir: Path, project: str | None, values: dict, protocol: dic
     ``project``: overrides the run's own."""
     import wandb
 
-    mode = os.environ.get("WANDB_MODE") or ("online" if wandb_has_credentials() else "offline")
     fit_run = {"project": WANDB_PROJECT, "id": run_dir.name, "name": run_dir.name, **fit_wandb_run(run_dir)}
     run = wandb.init(**{**fit_run, **({"project": project} if project else {})}, dir=str(run_dir), resume="allow",
-                     mode=mode, job_type="evaluate", settings=wandb.Settings(quiet=True))
+                     mode=wandb_mode(), job_type="evaluate", settings=wandb.Settings(quiet=True))
     run.config.update({"eval_protocol": protocol}, allow_val_change=True)
     run.log({**{f"eval/{k}": v for k, v in values.items()}, "iteration": iteration})
     folder = Path(run.dir).parent

@@ -30,3 +30,8 @@ def wandb_has_credentials() -> bool:
         return netrc.netrc(os.environ.get("NETRC")).authenticators("api.wandb.ai") is not None
     except (FileNotFoundError, netrc.NetrcParseError):
         return False
+
+
+def wandb_mode() -> str:
+    """``$WANDB_MODE`` if set, else online with credentials and offline without: how a W&B run we start logs."""
+    return os.environ.get("WANDB_MODE") or ("online" if wandb_has_credentials() else "offline")
