@@ -9,8 +9,10 @@ float32, 16-mixed and bf16-mixed, each with ``compile`` off and on. A run passes
 and penalty stayed finite (the module stops a run on the first NaN) and, under 16-mixed, the
 GradScaler's scale stayed within [1, 2^24] (a scale that collapses means overflowing gradients).
 Images per second (real images through the critic) are timed over the second half of the run,
-after compilation and warm-up; the plain loop (`benchmarks/plain_loop.py`, float32, eager) runs
-the same networks the same number of iterations. Peak memory: CUDA's max allocated in each run.
+after compilation and warm-up; before each precision's rows, the plain loop (`benchmarks/plain_loop.py`,
+eager, autocast and a GradScaler as written by hand) runs the same networks the same number of
+iterations at that precision, and each row's ratio is against the plain loop of its own precision.
+Peak memory: CUDA's max allocated in each run.
 """
 
 import argparse
@@ -74,7 +76,7 @@ def framework_row(data_dir: str, precision: str, compile: bool, iterations: int,
     images = cli.datamodule.batch_size * cli.model.n_critic * (iterations - iterations // 2)
     scales_ok = all(1.0 <= s <= 2.0 ** 24 for s in watch.scales)
     finite = error is None and all(torch.isfinite(torch.tensor(v)) for v in watch.last.values())
-    return {"run": f"framework {precision}, compile {'on' if compile else 'off'}",
+    return {"run": f"framework {precision}, compile {'on' if compile else 'off'}", "precision": precision,
             "img_s": images / watch.seconds if watch.seconds else float("nan"),
             "peak_mb": torch.cuda.max_memory_allocated() / 2**20 if accelerator == "cuda" else float("nan"),
             "finite": finite, "scale": f"{min(watch.scales):.0f}..{max(watch.scales):.0f}" if watch.scales else "-",
@@ -83,12 +85,13 @@ def framework_row(data_dir: str, precision: str, compile: bool, iterations: int,
                                 if k in ("train/d_loss", "train/g_loss", "train/gp")) or (error or "-")}
 
 
-def plain_row(data_dir: str, iterations: int, accelerator: str, extra: list[str]) -> dict:
+def plain_row(data_dir: str, precision: str, iterations: int, accelerator: str, extra: list[str]) -> dict:
     if accelerator == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    model, data, device = build(CONFIG, ["--data.init_args.data_dir", data_dir, "--trainer.accelerator", accelerator,
-                                         "--trainer.devices", "1", "--model.init_args.metrics", "null", *extra])
-    loop = PlainLoop(model, data, device)
+    model, data, device, precision = build(CONFIG, [
+        "--data.init_args.data_dir", data_dir, "--trainer.accelerator", accelerator, "--trainer.devices", "1",
+        "--trainer.precision", precision, "--model.init_args.metrics", "null", *extra])
+    loop = PlainLoop(model, data, device, precision=precision)
     for _ in range(iterations // 2):
         loop.step()
     sync(device)
@@ -98,19 +101,20 @@ def plain_row(data_dir: str, iterations: int, accelerator: str, extra: list[str]
     sync(device)
     seconds = time.perf_counter() - start
     images = data.batch_size * model.n_critic * (iterations - iterations // 2)
-    return {"run": "plain loop float32, eager", "img_s": images / seconds,
+    return {"run": f"plain loop {precision}, eager", "precision": precision, "img_s": images / seconds,
             "peak_mb": torch.cuda.max_memory_allocated() / 2**20 if accelerator == "cuda" else float("nan"),
             "finite": True, "scale": "-", "ok": True, "losses": "-", "batch": data.batch_size,
             "n_critic": model.n_critic}
 
 
 def table(rows: list[dict], device: str) -> str:
-    plain = next((r["img_s"] for r in rows if r["run"].startswith("plain")), float("nan"))
+    plain = {r["precision"]: r["img_s"] for r in rows if r["run"].startswith("plain")}
     lines = [f"Device: {device}", "",
-             "| run | images/s | / plain loop | peak memory (MiB) | 16-mixed loss scale (min..max) | last losses | passes |",
-             "|---|---|---|---|---|---|---|"]
+             "| run | images/s | / plain loop of its precision | peak memory (MiB) | 16-mixed loss scale (min..max) | "
+             "last losses | passes |", "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['run']} | {r['img_s']:.0f} | {r['img_s'] / plain:.2f} | {r['peak_mb']:.0f} | {r['scale']} | "
+        ratio = r["img_s"] / plain.get(r["precision"], float("nan"))
+        lines.append(f"| {r['run']} | {r['img_s']:.0f} | {ratio:.2f} | {r['peak_mb']:.0f} | {r['scale']} | "
                      f"{r['losses']} | {'yes' if r['ok'] else 'NO'} |")
     return "\n".join(lines)
 
@@ -131,8 +135,10 @@ def main(argv=None):
     if args.accelerator == "cuda" and not torch.cuda.is_available():
         raise SystemExit("gpu_check: no CUDA device here (torch.cuda.is_available() is False)")
     extra = (["--data.init_args.batch_size", str(args.batch_size)] if args.batch_size else []) + cli_arguments
-    rows = [plain_row(args.data_dir, args.iterations, args.accelerator, extra)]
+    rows = []
     for precision in args.precisions:
+        rows.append(plain_row(args.data_dir, precision, args.iterations, args.accelerator, extra))
+        print(rows[-1], flush=True)
         for compile in args.compile:
             rows.append(framework_row(args.data_dir, precision, compile == "on", args.iterations, args.accelerator,
                                       extra))

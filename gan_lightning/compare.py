@@ -69,7 +69,7 @@ def file_hash(path: Path) -> str:
 
 
 def build_grid(args) -> dict:
-    """What the cells are: one per config x variant x seed, in that order, and what every fit is given."""
+    """What the cells are: one per seed x config x variant, in that order, and what every fit is given."""
     variants = [parse_variant(v) for v in args.variant] or [("shipped", [])]
     if len({name for name, _ in variants}) < len(variants):
         raise ConfigError(f"--variant: each name once, got {[name for name, _ in variants]}")
@@ -80,10 +80,10 @@ def build_grid(args) -> dict:
         s = round(args.minutes * 60)
         fit_args += ["--trainer.max_epochs", "-1", "--trainer.max_time", f"00:{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"]
     fit_args += args.fit_args
-    cells = []
-    for config, model in expand_configs(args.configs):
-        for variant, overrides in variants:
-            for seed in args.seeds:
+    cells, configs = [], expand_configs(args.configs)
+    for seed in args.seeds:  # seed by seed: a grid stopped early has compared every config on its first seeds
+        for config, model in configs:
+            for variant, overrides in variants:
                 label = config.stem + (f"-{model}" if model else "")
                 cells.append({"name": f"{label}-{variant}-seed{seed}", "config": str(config), "model": model,
                               "config_sha256": file_hash(config), "variant": variant, "overrides": overrides,

@@ -89,7 +89,29 @@ def test_speed_times_the_cli_against_the_plain_loop_by_differencing_two_lengths(
     # The framework ran as users run it: the CLI, progress lines to a file, the run's own checkpoint.
     framework_log = (out / "nsgan_gaussian-framework.log").read_text()
     assert "done: iteration 10" in framework_log and "done: iteration 60" in framework_log and "\r" not in framework_log
-    assert "plain loop: 60 iterations" in (out / "nsgan_gaussian-plain.log").read_text()
+    assert "plain loop (32-true): 60 iterations" in (out / "nsgan_gaussian-plain.log").read_text()
+
+
+@pytest.mark.parametrize("precision, dtype", [("bf16-mixed", "bfloat16"), ("16-mixed", "float16")])
+def test_the_plain_loop_trains_at_the_precision_it_is_given(precision, dtype, tmp_path, monkeypatch):
+    """speed.py and gpu_check.py compare the framework with a plain loop of the same precision."""
+    import torch
+    from benchmarks.plain_loop import PlainLoop, build
+
+    monkeypatch.chdir(tmp_path)
+    model, data, device, given = build(str(ROOT / "configs" / "nsgan_gaussian.yaml"), ["--trainer.precision", "bf16-mixed"])
+    assert given == "bf16-mixed"  # the trainer's precision reaches the loop (on a CPU Lightning makes 16-mixed bf16)
+    loop = PlainLoop(model, data, device, precision=precision)
+    with loop.autocast():
+        assert loop.generator(model.noise(4)).dtype == getattr(torch, dtype)
+    before = [p.detach().clone() for p in loop.generator.parameters()]
+    for _ in range(3):
+        loop.step()
+    after = list(loop.generator.parameters())
+    assert all(torch.isfinite(p).all() for p in after) and any(not torch.equal(a, b) for a, b in zip(before, after))
+    assert loop.scaler_g.is_enabled() == (precision == "16-mixed")
+    with pytest.raises(ValueError, match="'64-true'"):
+        PlainLoop(model, data, device, precision="64-true")
 
 
 def test_quality_trains_each_objective_and_a_plain_loop_for_the_same_seconds(tmp_path):
@@ -130,7 +152,7 @@ def test_the_gpu_check_runs_through_on_the_cpu(tmp_path):
     table = (out / "table.md").read_text()
     assert table in result.stdout and table.startswith("Device: cpu") and "batch 32 x 5 critic updates" in table
     rows = [line for line in table.splitlines() if line.startswith("| plain") or line.startswith("| framework")]
-    assert [r.split("|")[1].strip() for r in rows] == ["plain loop float32, eager", "framework bf16-mixed, compile off"]
+    assert [r.split("|")[1].strip() for r in rows] == ["plain loop bf16-mixed, eager", "framework bf16-mixed, compile off"]
     assert all(r.rstrip("| ").endswith("yes") and float(r.split("|")[2]) > 0 for r in rows)
 
 

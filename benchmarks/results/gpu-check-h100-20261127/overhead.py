@@ -23,7 +23,7 @@ def framework(precision, extra, nosync=False):
     return cli.datamodule.batch_size * 5 * (iters - iters // 2) / w.seconds
 
 def plain(extra):
-    model, data, device = build(CONFIG, ["--data.init_args.data_dir", data_dir, "--trainer.accelerator", "cuda",
+    model, data, device, _ = build(CONFIG, ["--data.init_args.data_dir", data_dir, "--trainer.accelerator", "cuda",
                                          "--trainer.devices", "1", "--model.init_args.metrics", "null", *extra])
     loop = PlainLoop(model, data, device)
     for _ in range(iters // 2): loop.step()
