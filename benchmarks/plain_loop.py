@@ -91,12 +91,16 @@ class PlainLoop:
 
 def build(config: str, extra: list[str]):
     """(model, data module, device, precision) of ``config`` as ``fit`` would build them."""
+    from gan_lightning.callbacks import CPUThreads
     from gan_lightning.cli import GANCLI
 
     cli = GANCLI(args=["--config", config, "--trainer.logger", "false", "--trainer.enable_checkpointing", "false",
                        "--trainer.enable_progress_bar", "false", "--trainer.limit_val_batches", "0", *extra], run=False)
     cli.datamodule.prepare_data()
     cli.datamodule.setup("fit")
+    for callback in cli.trainer.callbacks:  # --cpu.threads: the loop runs on the threads fit would
+        if isinstance(callback, CPUThreads):
+            callback.setup(cli.trainer, cli.model, "fit")
     return cli.model, cli.datamodule, cli.trainer.strategy.root_device, str(cli.trainer.precision)
 
 

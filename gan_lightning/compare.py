@@ -115,12 +115,19 @@ def grid_changes(old: dict, new: dict) -> str:
 
 
 def open_grid(out: Path, grid: dict) -> None:
-    """Writes ``out/grid.json``, or checks that the grid already there is this one."""
+    """Writes ``out/grid.json``, or checks that the grid already there is this one. A grid may grow (more seeds,
+    configs or variants, every other argument the same): its finished cells are still cells of the larger one."""
     path = out / "grid.json"
     if path.is_file():
-        if changes := grid_changes(json.loads(path.read_text()), grid):
+        old = json.loads(path.read_text())
+        if not (changes := grid_changes(old, grid)):
+            return
+        known = {c["name"] for c in old["cells"]}
+        added = [c["name"] for c in grid["cells"] if c["name"] not in known]
+        if changes != f"cells added: {', '.join(added)}":
             raise ConfigError(f"compare: {out} holds another grid ({changes}); give another --out, or remove it")
-        return
+        print(f"compare: {out} grows by {len(added)} cells ({', '.join(added)}); its {len(known)} cells stay",
+              flush=True)
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".grid-{os.getpid()}.json"  # array tasks may start together: each writes whole, then renames
     tmp.write_text(json.dumps(grid, indent=2) + "\n")

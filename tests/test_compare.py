@@ -115,7 +115,7 @@ def test_a_grid_killed_half_way_finishes_on_rerun_as_an_uninterrupted_grid(tmp_p
     assert other["id"] == wandb_id(tmp_path / "straight", second) != wandb_id(killed, second)
 
 
-def test_a_changed_grid_is_refused_with_what_changed(tmp_path):
+def test_a_changed_grid_is_refused_with_what_changed_and_one_with_more_seeds_grows(tmp_path):
     config = tmp_path / "nsgan_gaussian.yaml"
     config.write_text((CONFIGS / "nsgan_gaussian.yaml").read_text().replace("parts/", str(CONFIGS / "parts") + "/"))
     first = compare([str(config), "--seeds", "0", "--out", "grid", "--gather", "--wandb", "false"], tmp_path,
@@ -123,16 +123,26 @@ def test_a_changed_grid_is_refused_with_what_changed(tmp_path):
     assert first.returncode == 1 and "1 of 1 cells unfinished (nsgan_gaussian-shipped-seed0)" in first.stderr
     assert json.loads((tmp_path / "grid" / "grid.json").read_text())["cells"][0]["seed"] == 0
 
+    # More seeds (or configs, or variants) with every other argument the same: the grid grows, keeping its cells.
     more_seeds = compare([str(config), "--seeds", "0", "1", "--out", "grid", "--gather"], tmp_path, check=False)
-    assert more_seeds.returncode == 2
-    assert more_seeds.stderr.strip().splitlines() == [
-        f"gan_lightning: error: compare: {tmp_path / 'grid'} holds another grid (cells added: "
-        "nsgan_gaussian-shipped-seed1); give another --out, or remove it"]
-    other_budget = compare([str(config), "--seeds", "0", "--out", "grid", "--iterations", "50", "--gather"], tmp_path,
-                           check=False)
+    assert more_seeds.returncode == 1 and "2 of 2 cells unfinished" in more_seeds.stderr
+    assert f"compare: {tmp_path / 'grid'} grows by 1 cells (nsgan_gaussian-shipped-seed1); its 1 cells stay" \
+        in more_seeds.stdout
+    assert [c["seed"] for c in json.loads((tmp_path / "grid" / "grid.json").read_text())["cells"]] == [0, 1]
+    fewer_seeds = compare([str(config), "--seeds", "1", "--out", "grid", "--gather"], tmp_path, check=False)
+    assert fewer_seeds.returncode == 2
+    assert fewer_seeds.stderr.strip().splitlines() == [
+        f"gan_lightning: error: compare: {tmp_path / 'grid'} holds another grid (cells removed: "
+        "nsgan_gaussian-shipped-seed0); give another --out, or remove it"]
+    grown_and_other = compare([str(config), "--seeds", "0", "1", "2", "--out", "grid", "--iterations", "50"],
+                              tmp_path, check=False)
+    assert grown_and_other.returncode == 2 and "cells added: nsgan_gaussian-shipped-seed2; fit_args" in \
+        grown_and_other.stderr
+    other_budget = compare([str(config), "--seeds", "0", "1", "--out", "grid", "--iterations", "50", "--gather"],
+                           tmp_path, check=False)
     assert other_budget.returncode == 2 and "fit_args: [] -> ['--iterations', '50']" in other_budget.stderr
     config.write_text(config.read_text().replace("lr: 0.001", "lr: 0.002"))
-    edited = compare([str(config), "--seeds", "0", "--out", "grid", "--gather"], tmp_path, check=False)
+    edited = compare([str(config), "--seeds", "0", "1", "--out", "grid", "--gather"], tmp_path, check=False)
     assert edited.returncode == 2 and "nsgan_gaussian-shipped-seed0: the file changed" in edited.stderr
 
 

@@ -50,6 +50,25 @@ def test_rates_hold_then_fall_linearly_to_the_end_factor_over_a_step_budget(tmp_
     assert rates[15] == (LR_G, LR_D) and rates[-1][0] == pytest.approx(LR_G * (1 - 0.9 * 28 / 30))
 
 
+def test_the_scale_is_logged_on_the_logging_iterations_only(tmp_path, monkeypatch):
+    from lightning.pytorch.loggers import CSVLogger
+
+    calls = []
+    log = NSGAN.log
+    monkeypatch.setattr(NSGAN, "log", lambda self, name, *a, **k: (calls.append(name), log(self, name, *a, **k)))
+    L.seed_everything(0)
+    model = NSGAN(*networks(), optimizer_g=lambda p: torch.optim.Adam(p, lr=LR_G))
+    trainer = L.Trainer(max_steps=40, logger=CSVLogger(tmp_path), log_every_n_steps=5, enable_progress_bar=False,
+                        enable_model_summary=False, limit_val_batches=0, enable_checkpointing=False,
+                        callbacks=[LearningRateDecay(start=0.0, end_factor=0.5)])
+    trainer.fit(model, GaussianDataModule(batch_size=32, epoch_length=15))
+    assert calls.count("train/lr_scale") == 4  # 20 iterations, every 5th sent to the logger
+    import csv
+    rows = [r for r in csv.DictReader(open(next(tmp_path.rglob("metrics.csv")))) if r.get("train/lr_scale")]
+    # Iteration i (0-based) begins at i / 20 of the budget: the scale there is 1 - 0.5 i / 20.
+    assert [float(r["train/lr_scale"]) for r in rows] == pytest.approx([1 - 0.5 * i / 20 for i in (4, 9, 14, 19)])
+
+
 def test_a_time_budget_takes_the_rates_down_to_the_end_factor_by_the_time_it_is_spent(tmp_path):
     _, rates = decayed_run(tmp_path, LearningRateDecay(start=0.0, end_factor=0.1), max_time={"seconds": 3})
     g_rates = [lr_g for lr_g, _ in rates]
