@@ -10,9 +10,8 @@ no progress bar, no checkpoint). The loop runs at the precision the arguments gi
 GradScaler per optimizer), as a researcher would write mixed precision by hand.
 """
 
-import contextlib
-
 import argparse
+import contextlib
 import time
 
 import torch

@@ -124,7 +124,7 @@ def open_grid(out: Path, grid: dict) -> None:
             return
         known = {c["name"] for c in old["cells"]}
         added = [c["name"] for c in grid["cells"] if c["name"] not in known]
-        if changes != f"cells added: {', '.join(added)}":
+        if grid_changes(old, {**grid, "cells": [c for c in grid["cells"] if c["name"] in known]}):
             raise ConfigError(f"compare: {out} holds another grid ({changes}); give another --out, or remove it")
         print(f"compare: {out} grows by {len(added)} cells ({', '.join(added)}); its {len(known)} cells stay",
               flush=True)
