@@ -146,18 +146,22 @@ def test_the_gpu_check_runs_through_on_the_cpu(tmp_path):
     """The GPU script is only run where a GPU is lent; this keeps it from rotting in between."""
     from images import write_faces
 
-    write_faces(tmp_path / "images", n=330)  # one WGAN-GP iteration takes 5 x 64 images
+    write_faces(tmp_path / "images", n=330)  # one iteration takes 5 x 32 images
     out = tmp_path / "check"
     result = run_script(["-m", "benchmarks.gpu_check", "--data_dir", str(tmp_path / "images"), "--accelerator", "cpu",
-                         "--precisions", "bf16-mixed", "--compile", "off", "--iterations", "2", "--batch_size", "32",
-                         "--out", str(out), "--", "--model.init_args.generator.init_args.base_width", "8",
+                         "--precisions", "bf16-mixed", "--compile", "off", "--iterations", "2", "--batch_sizes", "32",
+                         "16", "--out", str(out), "--", "--model.init_args.generator.init_args.base_width", "8",
                          "--model.init_args.discriminator.init_args.base_width", "8"],
                         cwd=ROOT)
     table = (out / "table.md").read_text()
-    assert table in result.stdout and table.startswith("Device: cpu") and "batch 32 x 5 critic updates" in table
-    rows = [line for line in table.splitlines() if line.startswith("| plain") or line.startswith("| framework")]
-    assert [r.split("|")[1].strip() for r in rows] == ["plain loop bf16-mixed, eager", "framework bf16-mixed, compile off"]
-    assert all(r.rstrip("| ").endswith("yes") and float(r.split("|")[2]) > 0 for r in rows)
+    assert table in result.stdout and table.startswith("Device: cpu")
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in table.splitlines()
+            if "| plain" in line or "| framework" in line]
+    # Both configs (the anime DCGANs, the SNGAN ResNets), each batch size, a plain loop before its framework row.
+    assert [r[:3] for r in rows] == [[config, batch, run] for config in ("wgangp_anime", "sngan_cifar10")
+                                     for batch in ("32", "16")
+                                     for run in ("plain loop bf16-mixed, eager", "framework bf16-mixed, compile off")]
+    assert all(r[-1] == "yes" and float(r[3]) > 0 for r in rows)
 
 
 def test_stacked_mnist_floor_counts_real_stacks_as_the_metric_counts_generated_ones(tmp_path):

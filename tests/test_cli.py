@@ -136,6 +136,34 @@ def test_cpu_threads_hold_while_the_run_trains_and_are_given_back(tmp_path):
     assert torch.get_num_threads() == before  # the next run in this process starts with torch's own count
 
 
+class InsideTrainingBatch(Callback):
+    """Says whether Lightning is running a training batch."""
+
+    inside = False
+
+    def on_train_batch_start(self, *args):
+        InsideTrainingBatch.inside = True
+
+    def on_train_batch_end(self, *args):
+        InsideTrainingBatch.inside = False
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the NVML check stays on where there is a GPU")
+def test_training_on_a_machine_without_a_gpu_does_not_probe_nvml_at_every_step(tmp_path, monkeypatch):
+    import os
+
+    probes, original = [], torch.cuda._device_count_nvml
+
+    def counted():  # each call loads NVML again
+        probes.append(InsideTrainingBatch.inside)
+        return original()
+    monkeypatch.setattr(torch.cuda, "_device_count_nvml", counted)
+    assert os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") == "1"  # Lightning's import sets it
+    cli = fit_in_process(tmp_path, "--trainer.max_epochs", "1", "--trainer.callbacks+=test_cli.InsideTrainingBatch")
+    assert cli.model.iteration == 40 and sum(probes) == 0  # Adam asked at each of the 80 steps before
+    assert os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") == "1"  # given back when the run ends
+
+
 def test_csv_logger_swaps_in_and_writes_into_the_run_folder(tmp_path):
     fit_in_process(tmp_path, "--trainer.max_epochs", "1", "--run_name", "csv",
                    "--trainer.logger", "CSVLogger", "--trainer.logger.save_dir", str(tmp_path))

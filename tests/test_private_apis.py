@@ -55,3 +55,19 @@ def test_torchmetrics_inception_keeps_its_all_features_forward():
     method = getattr(NoTrainInceptionV3, "_torch_fidelity_forward", None)
     assert method is not None and parameters(method) == ["self", "x"], (
         "torchmetrics changed NoTrainInceptionV3._torch_fidelity_forward: update InceptionFeatures.features_and_logits")
+
+
+def test_lightning_optimizer_step_counting_callbacks():
+    # models/base.py: GANModule.backward_and_step steps the torch optimizer itself where nothing listens to the hooks,
+    # and calls these two around it so Lightning still counts the step (global_step, max_steps).
+    from lightning.pytorch import LightningModule
+    from lightning.pytorch.core.optimizer import LightningOptimizer
+    from lightning.pytorch.loops.optimization.manual import _ManualOptimization
+
+    for name in ("_on_before_step", "_on_after_step"):
+        assert callable(getattr(_ManualOptimization, name, None)), (
+            f"lightning changed _ManualOptimization.{name}: update GANModule.backward_and_step")
+        assert name in inspect.getsource(LightningOptimizer.step), (
+            f"lightning's LightningOptimizer.step no longer calls {name}: update GANModule.backward_and_step")
+    assert "_fabric" in inspect.getsource(LightningModule.__init__), (
+        "lightning changed LightningModule._fabric: update models.optimizers.steps_directly")

@@ -1,9 +1,11 @@
-"""How many CPU threads torch's kernels use while a run trains."""
+"""What torch does on the CPU while a run trains: how many threads its kernels use, and no GPU probe per step."""
 
+import os
 from typing import Optional
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.accelerators import CPUAccelerator
 
 from gan_lightning.errors import ConfigError
 
@@ -17,24 +19,39 @@ class CPUThreads(Callback):
     (benchmarks/RESULTS.md, "CPU threads for the 1-D Gaussian"). Image networks gain from every
     core: leave those at ``None``.
 
+    On a machine without a GPU it also turns off, for the run, the NVML-based CUDA check that importing
+    Lightning switches on (``PYTORCH_NVML_BASED_CUDA_CHECK``): torch's optimizers ask whether CUDA is
+    available at every step, and under that check each answer loads NVML again (about 0.13 ms, a twentieth
+    of a 1-D iteration: benchmarks/RESULTS.md). Without a GPU there is no CUDA state a fork could inherit,
+    which is what the check guards against.
+
     Args:
         threads: threads per process; ``None`` keeps torch's (one per core, or under DDP on the CPU
             Lightning's share of the cores for each rank).
     """
+
+    NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
 
     def __init__(self, threads: Optional[int] = None):
         if threads is not None and threads < 1:
             raise ConfigError(f"cpu.threads must be >= 1 or null, got {threads}")
         self.threads = threads
         self.previous: Optional[int] = None
+        self.nvml_check: Optional[str] = None
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if self.threads is not None:
             self.previous = torch.get_num_threads()
             torch.set_num_threads(self.threads)
+        if (isinstance(trainer.accelerator, CPUAccelerator) and os.environ.get(self.NVML_CHECK)
+                and not torch.cuda.is_available()):
+            self.nvml_check = os.environ.pop(self.NVML_CHECK)
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         # benchmarks.compare trains several configs in one process: the next one starts with torch's count.
         if self.previous is not None:
             torch.set_num_threads(self.previous)
             self.previous = None
+        if self.nvml_check is not None:
+            os.environ[self.NVML_CHECK] = self.nvml_check
+            self.nvml_check = None

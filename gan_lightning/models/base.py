@@ -30,7 +30,7 @@ from gan_lightning.metrics.suite import SampleMetrics
 from gan_lightning.networks.conditional import network_classes
 from gan_lightning.networks.packing import samples_per_output
 from gan_lightning.migration import migrate_checkpoint
-from gan_lightning.models.optimizers import check_optimizer
+from gan_lightning.models.optimizers import check_optimizer, steps_directly
 from gan_lightning.models.sampling import Sampling
 from gan_lightning.random_state import every_rank_rng_states, set_rng_states
 from gan_lightning.regularizers import ClassificationLoss, CriticStep, GeneratorStep, Regularizer
@@ -131,6 +131,7 @@ class GANModule(Sampling, LightningModule):
         self.critic = Critic(discriminator, augment)
         self.channels_last = channels_last
         self.iteration = 0  # training steps done; saved in checkpoints
+        self._steps_directly = False  # decided when fit starts
         self.divergence = DivergenceWatch()
         self.sample_metrics = metrics  # not a child module: its feature network stays out of checkpoints
 
@@ -234,8 +235,7 @@ class GANModule(Sampling, LightningModule):
         """One step of D; its loss terms (detached), ``d_loss`` the one minimized."""
         terms = self.critic_loss(real, fake, critic_step, labels)
         opt.zero_grad(set_to_none=True)
-        self.manual_backward(terms["d_loss"])
-        self.clip_and_step(opt)
+        self.backward_and_step(terms["d_loss"], opt)
         self.after_discriminator_step()
         return {k: v.detach() for k, v in terms.items()}
 
@@ -264,14 +264,24 @@ class GANModule(Sampling, LightningModule):
         with self.toggled_optimizer(opt):
             terms = self.generator_terms(fake, real, labels)
             opt.zero_grad(set_to_none=True)
-            self.manual_backward(terms["g_loss"])
-            self.clip_and_step(opt)
+            self.backward_and_step(terms["g_loss"], opt)
         return {k: v.detach() for k, v in terms.items()}
 
-    def clip_and_step(self, opt) -> None:
+    def backward_and_step(self, loss: Tensor, opt) -> None:
+        """Gradients of ``loss`` (a scalar), clipped if configured, and one step of ``opt`` (a ``LightningOptimizer``):
+        through Lightning's hooks, or straight to torch where nothing listens to them (``steps_directly``)."""
+        if self._steps_directly:
+            loss.backward()
+        else:
+            self.manual_backward(loss)
         if self.gradient_clip_val is not None:
             self.clip_gradients(opt, gradient_clip_val=self.gradient_clip_val, gradient_clip_algorithm="norm")
-        opt.step()
+        if self._steps_directly:
+            opt._on_before_step()  # Lightning's count of optimizer steps (global_step, max_steps)
+            opt.optimizer.step()
+            opt._on_after_step()
+        else:
+            opt.step()
 
     # ---- validation ----------------------------------------------------------------------
 
@@ -319,6 +329,7 @@ class GANModule(Sampling, LightningModule):
     # ---- checkpoints ---------------------------------------------------------------------
 
     def on_fit_start(self) -> None:
+        self._steps_directly = steps_directly(self.trainer, self)
         if self.trainer.world_size > 1:  # seed_everything gave every DDP rank one seed; each needs its own noise
             torch.manual_seed(torch.initial_seed() + 7_919 * self.global_rank)
 

@@ -1,9 +1,15 @@
-"""The two networks' optimizers as a config gives them: checked when the model is built, and counted in steps."""
+"""The two networks' optimizers as a config gives them: checked when the model is built, counted in steps, and
+stepped through Lightning or directly."""
 
 from typing import Optional
 
+import lightning.pytorch as pl
 import torch
+from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.plugins.precision import MixedPrecision, Precision
+from lightning.pytorch.profilers import PassThroughProfiler
+from lightning.pytorch.strategies import SingleDeviceStrategy
 from torch import nn
 
 from gan_lightning.errors import ConfigError
@@ -23,3 +29,25 @@ def optimizer_steps(iterations: int, n_critic: int, d_pretrain_steps: int = 0) -
     """Lightning's ``max_steps`` for ``iterations``: each takes ``n_critic`` critic steps and one generator
     step, except the first ``d_pretrain_steps``, which take no generator step."""
     return iterations * (n_critic + 1) - min(d_pretrain_steps, iterations)
+
+
+# Lightning's hooks around a manual backward and an optimizer step, each dispatched to every callback.
+STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
+
+
+def steps_directly(trainer: pl.Trainer, module: pl.LightningModule) -> bool:
+    """Whether ``module`` may call ``loss.backward()`` and its optimizers' own ``step()`` instead of
+    ``manual_backward`` and ``LightningOptimizer.step``: when nothing would see the difference.
+
+    Lightning's path dispatches three hooks to every callback and the module per optimizer step (about
+    0.1 ms each on this CPU, as much as a 1-D iteration's networks: benchmarks/RESULTS.md). Nothing listens
+    to them on one device in plain float32 or scaler-free bf16 with no profiler, no callback and no module
+    hook overriding them, and no ``backward`` of the module's own; DDP (its reducer), a gradient scaler,
+    Fabric and profiles need Lightning's path.
+    """
+    precision = trainer.precision_plugin
+    plain_precision = type(precision) is Precision or (type(precision) is MixedPrecision and precision.scaler is None)
+    listeners = [c for c in trainer.callbacks if any(getattr(type(c), h) is not getattr(Callback, h) for h in STEP_HOOKS)]
+    module_hooks = any(getattr(type(module), h) is not getattr(pl.LightningModule, h) for h in (*STEP_HOOKS, "backward"))
+    return (type(trainer.strategy) is SingleDeviceStrategy and plain_precision and not listeners and not module_hooks
+            and isinstance(trainer.profiler, PassThroughProfiler) and module._fabric is None)
