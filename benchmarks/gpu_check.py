@@ -38,7 +38,8 @@ def config_path(config: str) -> str:
 def data_args(config: str, data_dir: str, batch_size: int) -> list[str]:
     """Arguments that give ``config`` the generated images in ``data_dir``, at its networks' size, in batches of ``batch_size``."""
     return ["--data", "gan_lightning.data.ImageFolderDataModule",
-            "--data.init_args.data_dir", data_dir, "--data.init_args.image_size", str(CONFIGS[config]),
+            "--data.init_args.data_dir", data_dir, "--data.init_args.download", "false",
+            "--data.init_args.image_size", str(CONFIGS[config]),
             "--data.init_args.val_size", "64", "--data.init_args.batch_size", str(batch_size),
             "--model.init_args.metrics", "null"]
 

@@ -158,7 +158,7 @@ def test_training_on_a_machine_without_a_gpu_does_not_probe_nvml_at_every_step(t
         probes.append(InsideTrainingBatch.inside)
         return original()
     monkeypatch.setattr(torch.cuda, "_device_count_nvml", counted)
-    assert os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") == "1"  # Lightning's import sets it
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # as Lightning's import sets it
     cli = fit_in_process(tmp_path, "--trainer.max_epochs", "1", "--trainer.callbacks+=test_cli.InsideTrainingBatch")
     assert cli.model.iteration == 40 and sum(probes) == 0  # Adam asked at each of the 80 steps before
     assert os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") == "1"  # given back when the run ends

@@ -30,7 +30,7 @@ from gan_lightning.metrics.suite import SampleMetrics
 from gan_lightning.networks.conditional import network_classes
 from gan_lightning.networks.packing import samples_per_output
 from gan_lightning.migration import migrate_checkpoint
-from gan_lightning.models.optimizers import check_optimizer, steps_directly
+from gan_lightning.models.optimizers import check_optimizer, step, steps_directly
 from gan_lightning.models.sampling import Sampling
 from gan_lightning.random_state import every_rank_rng_states, set_rng_states
 from gan_lightning.regularizers import ClassificationLoss, CriticStep, GeneratorStep, Regularizer
@@ -268,20 +268,15 @@ class GANModule(Sampling, LightningModule):
         return {k: v.detach() for k, v in terms.items()}
 
     def backward_and_step(self, loss: Tensor, opt) -> None:
-        """Gradients of ``loss`` (a scalar), clipped if configured, and one step of ``opt`` (a ``LightningOptimizer``):
-        through Lightning's hooks, or straight to torch where nothing listens to them (``steps_directly``)."""
+        """Gradients of ``loss`` (a scalar), clipped if configured, and one step of ``opt``: through Lightning's
+        hooks, or straight to torch where nothing listens to them (``steps_directly``)."""
         if self._steps_directly:
             loss.backward()
         else:
             self.manual_backward(loss)
         if self.gradient_clip_val is not None:
             self.clip_gradients(opt, gradient_clip_val=self.gradient_clip_val, gradient_clip_algorithm="norm")
-        if self._steps_directly:
-            opt._on_before_step()  # Lightning's count of optimizer steps (global_step, max_steps)
-            opt.optimizer.step()
-            opt._on_after_step()
-        else:
-            opt.step()
+        step(opt, self._steps_directly)
 
     # ---- validation ----------------------------------------------------------------------
 

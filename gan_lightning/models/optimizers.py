@@ -7,6 +7,7 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.core.optimizer import LightningOptimizer
 from lightning.pytorch.plugins.precision import MixedPrecision, Precision
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.strategies import SingleDeviceStrategy
@@ -51,3 +52,14 @@ def steps_directly(trainer: pl.Trainer, module: pl.LightningModule) -> bool:
     module_hooks = any(getattr(type(module), h) is not getattr(pl.LightningModule, h) for h in (*STEP_HOOKS, "backward"))
     return (type(trainer.strategy) is SingleDeviceStrategy and plain_precision and not listeners and not module_hooks
             and isinstance(trainer.profiler, PassThroughProfiler) and module._fabric is None)
+
+
+def step(optimizer, directly: bool) -> None:
+    """One step of ``optimizer``: a ``LightningOptimizer`` during fit, stepped ``directly`` (``steps_directly``) or
+    through Lightning's hooks; a torch optimizer given outside fit steps as it is."""
+    if directly and isinstance(optimizer, LightningOptimizer):
+        optimizer._on_before_step()  # Lightning's count of optimizer steps (global_step, max_steps)
+        optimizer.optimizer.step()
+        optimizer._on_after_step()
+    else:
+        optimizer.step()
