@@ -36,7 +36,8 @@ def config_path(config: str) -> str:
 
 
 def data_args(config: str, data_dir: str, batch_size: int) -> list[str]:
-    """Arguments that give ``config`` the generated images in ``data_dir``, at its networks' size, in batches of ``batch_size``."""
+    """Arguments that give ``config`` the generated images in ``data_dir``, at its networks' size, in batches of
+    ``batch_size``, and turn its metrics off."""
     return ["--data", "gan_lightning.data.ImageFolderDataModule",
             "--data.init_args.data_dir", data_dir, "--data.init_args.download", "false",
             "--data.init_args.image_size", str(CONFIGS[config]),
@@ -102,12 +103,12 @@ def framework_row(config: str, data: list[str], precision: str, compile: bool, i
                                 if k in ("train/d_loss", "train/g_loss", "train/gp")) or (error or "-")}
 
 
-def plain_row(config: str, data: list[str], precision: str, iterations: int, accelerator: str,
+def plain_row(config: str, data_arguments: list[str], precision: str, iterations: int, accelerator: str,
               extra: list[str]) -> dict:
     if accelerator == "cuda":
         torch.cuda.reset_peak_memory_stats()
     model, data, device, precision = build(config_path(config), [
-        *data, "--trainer.accelerator", accelerator, "--trainer.devices", "1", "--trainer.precision", precision,
+        *data_arguments, "--trainer.accelerator", accelerator, "--trainer.devices", "1", "--trainer.precision", precision,
         *extra])
     loop = PlainLoop(model, data, device, precision=precision)
     for _ in range(iterations // 2):

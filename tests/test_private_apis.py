@@ -58,7 +58,7 @@ def test_torchmetrics_inception_keeps_its_all_features_forward():
 
 
 def test_lightning_optimizer_step_counting_callbacks():
-    # models/base.py: GANModule.backward_and_step steps the torch optimizer itself where nothing listens to the hooks,
+    # models/optimizers.py: step() steps the torch optimizer itself where nothing listens to the hooks,
     # and calls these two around it so Lightning still counts the step (global_step, max_steps).
     from lightning.pytorch import LightningModule
     from lightning.pytorch.core.optimizer import LightningOptimizer
@@ -66,8 +66,8 @@ def test_lightning_optimizer_step_counting_callbacks():
 
     for name in ("_on_before_step", "_on_after_step"):
         assert callable(getattr(_ManualOptimization, name, None)), (
-            f"lightning changed _ManualOptimization.{name}: update GANModule.backward_and_step")
+            f"lightning changed _ManualOptimization.{name}: update models.optimizers.step")
         assert name in inspect.getsource(LightningOptimizer.step), (
-            f"lightning's LightningOptimizer.step no longer calls {name}: update GANModule.backward_and_step")
+            f"lightning's LightningOptimizer.step no longer calls {name}: update models.optimizers.step")
     assert "_fabric" in inspect.getsource(LightningModule.__init__), (
         "lightning changed LightningModule._fabric: update models.optimizers.steps_directly")

@@ -21,8 +21,8 @@ class CPUThreads(Callback):
 
     On a machine without a GPU it also turns off, for the run, the NVML-based CUDA check that importing
     Lightning switches on (``PYTORCH_NVML_BASED_CUDA_CHECK``): torch's optimizers ask whether CUDA is
-    available at every step, and under that check each answer loads NVML again (about 0.13 ms, a twentieth
-    of a 1-D iteration: benchmarks/RESULTS.md). Without a GPU there is no CUDA state a fork could inherit,
+    available at every step, and under that check each answer loads NVML again (about 0.25 ms, a tenth of
+    a 1-D iteration: benchmarks/RESULTS.md). Without a GPU there is no CUDA state a fork could inherit,
     which is what the check guards against.
 
     Args:
