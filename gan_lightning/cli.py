@@ -238,9 +238,9 @@ class GANCLI(LightningCLI):
         trainer = self.trainer
         if trainer.global_rank != 0:
             return
-        checkpoint = trainer.checkpoint_callback
-        lines = [f"Run folder: {self.run_dir}", f"  checkpoints: {checkpoint.dirpath}"]
-        if checkpoint.best_model_path and checkpoint.best_model_score is not None:
+        checkpoint = trainer.checkpoint_callback  # None under --trainer.enable_checkpointing false
+        lines = [f"Run folder: {self.run_dir}", f"  checkpoints: {checkpoint.dirpath if checkpoint else 'none (checkpointing off)'}"]
+        if checkpoint and checkpoint.best_model_path and checkpoint.best_model_score is not None:
             lines.append(f"  best ({checkpoint.monitor}={float(checkpoint.best_model_score):.4g}): {checkpoint.best_model_path}")
         if (self.run_dir / "plots").exists():
             lines.append(f"  plots: {self.run_dir / 'plots'}")
@@ -250,8 +250,9 @@ class GANCLI(LightningCLI):
                 lines.append(f"  W&B run: {run_dir}")
                 if self.wandb_offline:
                     lines.append(f"  sync it with: wandb sync {run_dir}")
-        lines.append(f"  sample: python -m gan_lightning sample --ckpt_path {checkpoint.dirpath}/last.ckpt "
-                     "--num_samples 1000 --output samples.png")
+        if checkpoint:
+            lines.append(f"  sample: python -m gan_lightning sample --ckpt_path {checkpoint.dirpath}/last.ckpt "
+                         "--num_samples 1000 --output samples.png")
         print("\n".join(lines))
 
 

@@ -173,6 +173,14 @@ def test_csv_logger_swaps_in_and_writes_into_the_run_folder(tmp_path):
     assert not (tmp_path / "csv" / "wandb").exists()
 
 
+def test_a_run_without_checkpoints_ends_with_its_summary(tmp_path, capsys):
+    cli = fit_in_process(tmp_path, "--trainer.max_epochs", "1", "--run_name", "bare", "--trainer.logger", "false",
+                         "--trainer.enable_checkpointing", "false")
+    assert cli.model.iteration == 40 and not (tmp_path / "bare" / "checkpoints").exists()
+    out = capsys.readouterr().out
+    assert "checkpoints: none (checkpointing off)" in out and "gan_lightning sample" not in out
+
+
 def test_print_config_shows_the_resolved_config(capsys):
     with pytest.raises(SystemExit) as exit:
         main(["fit", "--config", str(CONFIGS / "wgangp_gaussian.yaml"), "--print_config"])
