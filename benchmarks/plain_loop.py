@@ -58,7 +58,13 @@ class PlainLoop:
         return self.datamodule.on_after_batch_transfer(batch, 0) if hasattr(self.datamodule, "on_after_batch_transfer") else batch
 
     def step(self):
-        reals = self.next_batch().chunk(self.objective.n_critic)
+        """The iterations of one batch (the data's ``iterations_per_batch``, else one)."""
+        batch = self.next_batch()
+        for part in batch.chunk(getattr(self.datamodule, "iterations_per_batch", 1)):
+            self.train_iteration(part)
+
+    def train_iteration(self, batch):
+        reals = batch.chunk(self.objective.n_critic)
         for i, real in enumerate(reals):
             with torch.set_grad_enabled(i == len(reals) - 1), self.autocast():
                 fake = self.generator(self.objective.noise(len(real)))
@@ -113,7 +119,7 @@ def main(argv=None):
     torch.manual_seed(0)
     loop = PlainLoop(model, data, device, precision=precision)
     start = time.perf_counter()
-    for _ in range(args.iterations):
+    while loop.iterations < args.iterations:
         loop.step()
     if device.type == "cuda":
         torch.cuda.synchronize()

@@ -136,6 +136,7 @@ class GANCLI(LightningCLI):
         users = users if isinstance(users, list) else [users]
         if config.get("enable_progress_bar") is False or any(isinstance(c, ProgressBar) for c in users):
             callbacks = [c for c in callbacks if not isinstance(c, TimedProgressBar)]
+        count_steps_in_iterations(config, getattr(self.datamodule, "iterations_per_batch", 1))
         return super()._instantiate_trainer(config, callbacks)
 
     def parse_arguments(self, parser, args) -> None:
@@ -313,8 +314,27 @@ def set_iteration_budget(config) -> None:
     if iterations < 1:
         raise ConfigError(f"--iterations must be >= 1, got {iterations}")
     init = config.model.init_args
+    k = ((config.get("data") or {}).get("init_args") or {}).get("iterations_per_batch") or 1
+    if iterations % k:  # Lightning stops between steps
+        raise ConfigError(f"--iterations {iterations} must be a multiple of data.init_args.iterations_per_batch {k}")
     config.trainer.max_steps = optimizer_steps(iterations, init.n_critic, init.d_pretrain_steps)
     config.trainer.max_epochs = -1
+
+
+def count_steps_in_iterations(trainer: dict, k: int) -> None:
+    """Lightning counts ``log_every_n_steps`` and an integer ``val_check_interval`` in training steps, configs in
+    iterations: with ``k`` iterations a step (the data's ``iterations_per_batch``) the trainer gets them divided
+    by ``k``. Only the trainer's copy changes: the run's config.yaml keeps the iterations."""
+    if k == 1:
+        return
+    intervals = {"log_every_n_steps": trainer.get("log_every_n_steps") or 50}  # Lightning's default
+    if isinstance(trainer.get("val_check_interval"), int):
+        intervals["val_check_interval"] = trainer["val_check_interval"]
+    for key, iterations in intervals.items():
+        if iterations % k:
+            raise ConfigError(f"--trainer.{key} {iterations} counts iterations and must be a multiple of "
+                              f"data.init_args.iterations_per_batch {k}")
+        trainer[key] = iterations // k
 
 
 def hold_out_nothing_without_validation(config) -> None:

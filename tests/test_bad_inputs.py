@@ -11,12 +11,12 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
-    """last.ckpt of a two-iteration 1-D Gaussian WGAN-GP run and of an NS-GAN run, written by fit."""
+    """last.ckpt of a five-iteration 1-D Gaussian WGAN-GP run and of an NS-GAN run, written by fit."""
     folder = tmp_path_factory.mktemp("checkpoints")
     found = {}
     for objective in ("wgangp", "nsgan"):
         run_cli(["fit", "--config", str(CONFIGS / f"{objective}_gaussian.yaml"), "--trainer.max_epochs", "1",
-                 "--data.init_args.epoch_length", "2", "--trainer.limit_val_batches", "0", "--trainer.logger", "false",
+                 "--data.init_args.epoch_length", "5", "--trainer.limit_val_batches", "0", "--trainer.logger", "false",
                  "--trainer.enable_progress_bar", "false", "--run_name", objective], cwd=folder)
         found[objective] = folder / "runs" / objective / "checkpoints" / "last.ckpt"
     return found

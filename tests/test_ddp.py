@@ -32,7 +32,7 @@ def test_plain_ddp_spelling_trains_every_objective_with_equal_ranks(objective, t
     config, overrides = recipe(objective, "gaussian")  # the minimax GAN: nsgan_gaussian.yaml --model GAN
     out = run_cli(["fit", "--config", str(config), *overrides, "--trainer.strategy", "ddp",
                    "--trainer.devices", "2", "--trainer.accelerator", "cpu", "--trainer.max_epochs", "1",
-                   "--data.init_args.epoch_length", "12", "--trainer.enable_progress_bar", "false",
+                   "--data.init_args.epoch_length", "10", "--trainer.enable_progress_bar", "false",
                    "--trainer.logger", "false", "--trainer.default_root_dir", "runs", "--run_name", "ddp",
                    "--trainer.callbacks+=helpers.DumpRankParameters"], cwd=tmp_path)
     assert "using ddp_find_unused_parameters_true" in out.stdout + out.stderr
@@ -51,7 +51,7 @@ def test_the_cli_closes_its_gloo_process_group_before_the_process_exits(tmp_path
     a rank now and then (SIGABRT after a finished fit: a failed srun step or torchrun job)."""
     run_cli(["fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"), "--trainer.strategy", "ddp",
              "--trainer.devices", "2", "--trainer.accelerator", "cpu", "--trainer.max_epochs", "1",
-             "--data.init_args.epoch_length", "12", "--trainer.enable_progress_bar", "false", "--trainer.logger",
+             "--data.init_args.epoch_length", "10", "--trainer.enable_progress_bar", "false", "--trainer.logger",
              "false", "--trainer.default_root_dir", "runs", "--run_name", "ddp"],
             cwd=tmp_path, entry=(str(ROOT / "tests" / "cli_process_group.py"),))
     reports = [tmp_path / f"group-open-rank{rank}.txt" for rank in (0, 1)]

@@ -63,6 +63,27 @@ def test_the_time_left_is_that_of_the_first_budget_to_run_out(budget, most, caps
     assert seconds and max(seconds) <= most
 
 
+def test_the_time_left_counts_batches_that_hold_several_iterations(capsys):
+    """The line's rate is in iterations, the epochs' budget in batches of 5 iterations each."""
+    from gan_lightning.data import GaussianDataModule
+
+    class StopAfter30Batches(L.Callback):
+        def on_train_batch_end(self, trainer, *args):
+            trainer.should_stop = trainer.global_step >= 300  # 30 batches of 5 iterations of 2 optimizer steps
+
+    L.seed_everything(0)
+    trainer = L.Trainer(max_epochs=1000, logger=False, enable_checkpointing=False, enable_model_summary=False,
+                        limit_val_batches=0, callbacks=[TimedProgressBar(log_seconds=0, terminal=False),
+                                                        StopAfter30Batches()])
+    trainer.fit(OBJECTIVES["NSGAN"](*networks()), GaussianDataModule(batch_size=32, epoch_length=100,
+                                                                     iterations_per_batch=5))
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch 0, batch 10/20,")]
+    rate = float(line.split(" it/s")[0].rsplit(", ", 1)[1])
+    h, m, s = line.split(" left")[0].rsplit(", ", 1)[1].split(":")
+    expected = (1000 * 20 - 10) / (rate / 5)  # batches left over batches a second
+    assert abs(int(h) * 3600 + int(m) * 60 + int(s) - expected) <= 0.05 * expected + 2, (line, expected)
+
+
 @pytest.mark.parametrize("extra, expected", [
     ([], TimedProgressBar),
     (["--trainer.enable_progress_bar", "false"], None),

@@ -76,5 +76,6 @@ class LearningRateDecay(Callback):
                 group["lr"] = group["initial_lr"] * scale
         # Only on the iterations whose metrics Lightning sends to the loggers (as the module's own terms):
         # a log call costs more than a tiny network's iteration.
-        if (getattr(pl_module, "iteration", batch_idx) + 1) % trainer.log_every_n_steps == 0:
+        steps = getattr(pl_module, "iteration", batch_idx) // getattr(pl_module, "iterations_per_step", 1)
+        if (steps + 1) % trainer.log_every_n_steps == 0:
             pl_module.log("train/lr_scale", scale)

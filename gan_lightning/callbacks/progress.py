@@ -91,13 +91,15 @@ class TimedProgressBar(TQDMProgressBar):
         total = self.total_train_batches
         parts = [f"epoch {trainer.current_epoch}", f"batch {batch}/{total if total != float('inf') else '?'}",
                  f"iteration {iteration}", f"{rate:.1f} it/s"]
-        left = self._seconds_left(trainer, batch, rate, now)
+        # The epochs' budget counts batches, which may hold several iterations (``iterations_per_batch``).
+        left = self._seconds_left(trainer, batch, rate / getattr(pl_module, "iterations_per_step", 1), now)
         if left is not None:
             parts.append(f"{time.strftime('%H:%M:%S', time.gmtime(max(left, 0)))} left")
         return ", ".join(parts)
 
     def _seconds_left(self, trainer, batch: int, rate: float, now: float) -> float | None:
-        """Seconds until the first of the run's budgets runs out (epochs, optimizer steps, ``max_time``), or ``None``."""
+        """Seconds until the first of the run's budgets runs out (epochs, optimizer steps, ``max_time``), or ``None``;
+        ``rate``: batches a second."""
         left, total, epochs = [], self.total_train_batches, trainer.max_epochs
         if rate > 0 and epochs not in (None, -1) and total != float("inf"):
             left.append(((epochs - trainer.current_epoch) * total - batch) / rate)

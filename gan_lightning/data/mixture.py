@@ -35,7 +35,8 @@ class GaussianMixtureDataModule(GaussianDataModule):
         layout: ``ring8`` or ``grid25``; ignored when ``means`` is given.
         means: ``[K, dim]`` centres of the modes, e.g. ``[[0, 0], [3, 3]]``.
         sigma: standard deviation of every mode (``None``: the layout's, or 0.05).
-        batch_size, batches_per_step, epoch_length, val_size, seed: as in ``GaussianDataModule``.
+        batch_size, batches_per_step, epoch_length, val_size, seed, iterations_per_batch: as in
+            ``GaussianDataModule``.
         labels: training batches are ``(samples, modes)`` pairs, the mode (its index in ``means``)
             as the class, for class-conditional models.
     """
@@ -51,6 +52,7 @@ class GaussianMixtureDataModule(GaussianDataModule):
         val_size: int = 2500,
         seed: int = 0,
         labels: bool = False,
+        iterations_per_batch: int = 1,
     ):
         layout_means, layout_sigma = mixture_layout(layout) if means is None else (means, 0.05)
         self.means = torch.as_tensor(layout_means, dtype=torch.float32)
@@ -62,7 +64,8 @@ class GaussianMixtureDataModule(GaussianDataModule):
             raise ConfigError(f"GaussianMixtureDataModule: sigma must be > 0, got {sigma}")
         self.labels = labels
         super().__init__(dim=self.means.shape[1], mu=0.0, sigma=1.0, batch_size=batch_size,
-                         batches_per_step=batches_per_step, epoch_length=epoch_length, val_size=val_size, seed=seed)
+                         batches_per_step=batches_per_step, epoch_length=epoch_length, val_size=val_size, seed=seed,
+                         iterations_per_batch=iterations_per_batch)
 
     @property
     def num_classes(self) -> int | None:

@@ -52,7 +52,8 @@ INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 FEATURE_NETWORKS = {"mnist": MNISTFeatures, "emoji": EmojiFeatures}  # the shipped classifiers, by name
 # Arguments of a data module that leave the real reference as it is: they change its batches, or (mirror)
 # only the training images, whose count the memorization protocol line records.
-BATCHING_ARGUMENTS = {"batch_size", "batches_per_step", "num_workers", "epoch_length", "download", "mirror"}
+BATCHING_ARGUMENTS = {"batch_size", "batches_per_step", "iterations_per_batch", "num_workers", "epoch_length", "download",
+                      "mirror"}
 
 
 def to_inception_input(images: Tensor) -> Tensor:

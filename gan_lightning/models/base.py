@@ -1,9 +1,9 @@
 """The training loop shared by every GAN objective.
 
-One training step is one *iteration*: ``n_critic`` discriminator (critic) updates, each on its
-own slice of real data, then one generator update. Logs, checkpoint names, ``val_check_interval``
-and ``epoch_length`` all count iterations. (Lightning's ``max_steps`` counts optimizer steps,
-``n_critic + 1`` per iteration: ``models.optimizers.optimizer_steps`` converts for the CLI's ``--iterations``.)
+An *iteration* is ``n_critic`` discriminator (critic) updates, each on its own slice of real data, then
+one generator update; a training step runs one, or the data's ``iterations_per_batch``. Logs, checkpoint
+names, ``val_check_interval`` and ``epoch_length`` count iterations (Lightning's ``max_steps`` counts
+optimizer steps: ``models.optimizers.optimizer_steps`` converts for the CLI's ``--iterations``).
 
 A subclass says only what differs: its loss terms, a constraint after the critic step, its default
 optimizer. Every other trick is an object the config composes (``regularizers``, ``augment``, ``ema``,
@@ -30,6 +30,7 @@ from gan_lightning.metrics.suite import SampleMetrics
 from gan_lightning.networks.conditional import network_classes
 from gan_lightning.networks.packing import samples_per_output
 from gan_lightning.migration import migrate_checkpoint
+from gan_lightning.models.batches import CriticBatches, split_batch
 from gan_lightning.models.optimizers import check_optimizer, step, steps_directly
 from gan_lightning.models.sampling import Sampling
 from gan_lightning.random_state import every_rank_rng_states, set_rng_states
@@ -161,28 +162,24 @@ class GANModule(Sampling, LightningModule):
         opt_d = (self.optimizer_d or self.default_optimizer)(self.discriminator.parameters())
         return [opt_g, opt_d], [self.scheduler(opt) for opt in (opt_g, opt_d)] if self.scheduler else []
 
+    @property
+    def iterations_per_step(self) -> int:  # iterations in each training step
+        return getattr(self.trainer.datamodule, "iterations_per_batch", 1)
+
     def training_step(self, batch, batch_idx: int) -> None:
-        """One iteration on ``batch`` = ``[n_critic * B, *shape]`` real samples, or ``(samples, labels [n_critic * B])``."""
-        batch, labels = batch if isinstance(batch, (tuple, list)) else (batch, None)
-        if self.channels_last and batch.dim() == 4:
-            batch = batch.contiguous(memory_format=torch.channels_last)
-        if not self.num_classes:
-            labels = None  # labelled data trains an unconditional model as well
-        elif labels is None:
-            raise ConfigError(f"{type(self).__name__} has num_classes={self.num_classes} but the batches have no "
-                              "labels; set --data.init_args.labels true")
-        if len(batch) % self.n_critic:
-            raise ValueError(f"a batch of {len(batch)} samples does not split into n_critic={self.n_critic} equal "
-                             "parts; set the datamodule's batches_per_step to n_critic (the CLI does this)")
+        """``iterations_per_step`` iterations on ``batch`` (``models.batches.split_batch``)."""
+        for critic_batches in split_batch(batch, self.n_critic, self.iterations_per_step, self.num_classes,
+                                          type(self).__name__, self.channels_last):
+            self.train_iteration(critic_batches)
+
+    def train_iteration(self, critic_batches: CriticBatches) -> None:
+        """``n_critic`` critic updates, one on each (real, labels) slice, then one generator update."""
         opt_g, opt_d = self.optimizers()
         train_g = self.iteration >= self.d_pretrain_steps
-        reals = batch.chunk(self.n_critic)
-        step_labels = labels.chunk(self.n_critic) if labels is not None else [None] * len(reals)
-        for i, (real, y) in enumerate(zip(reals, step_labels)):
+        for i, (real, y) in enumerate(critic_batches):
             # The last critic update's fakes are kept with their graph for the generator update,
             # so each iteration runs the generator n_critic times, not n_critic + 1.
-            keep_graph = train_g and i == len(reals) - 1
-            with torch.set_grad_enabled(keep_graph):
+            with torch.set_grad_enabled(train_g and i == len(critic_batches) - 1):
                 fake = self.generate(self.generator, self.noise(len(real)), y)  # fakes take the reals' labels
             terms = self.discriminator_update(real, fake.detach(), opt_d, self.iteration * self.n_critic + i, y)
         if train_g:
@@ -194,14 +191,20 @@ class GANModule(Sampling, LightningModule):
         schedulers = self.lr_schedulers() or []
         for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
             scheduler.step()
-        # Lightning sends metrics to the loggers every log_every_n_steps iterations; logging only
-        # then spares the other iterations its per-call bookkeeping (measured by benchmarks/speed.py).
-        if (self.iteration + 1) % self.trainer.log_every_n_steps == 0:
+        # Lightning sends metrics to the loggers every log_every_n_steps steps (the CLI counts them in iterations);
+        # logging only then spares the other iterations its per-call bookkeeping (measured by benchmarks/speed.py).
+        if (self.iteration + 1) % (self.trainer.log_every_n_steps * self.iterations_per_step) == 0:
             self.stop_if_diverged()
-            on_bar = {"train/d_loss", "train/g_loss"}
-            self.log_dict({k: v for k, v in logs.items() if k in on_bar}, prog_bar=True)
-            self.log_dict({k: v for k, v in logs.items() if k not in on_bar})
+            self.log_values(logs, {"train/d_loss", "train/g_loss"}, self.iteration)
         self.iteration += 1
+
+    def log_values(self, values: dict, on_bar: set[str], iteration: int) -> None:
+        """``values`` to the loggers (those in ``on_bar`` to the progress bar too) as of ``iteration``: with several
+        iterations a step, a logged ``step`` keeps the loggers' x-axis in iterations (Lightning sends it as the step)."""
+        if self.iterations_per_step > 1:
+            self.log("step", float(iteration))
+        self.log_dict({k: v for k, v in values.items() if k in on_bar}, prog_bar=True)
+        self.log_dict({k: v for k, v in values.items() if k not in on_bar})
 
     def stop_if_diverged(self) -> None:
         """Raises ``TrainingDiverged`` if a term since the last call was NaN or infinite (``DivergenceWatch``):
@@ -312,14 +315,11 @@ class GANModule(Sampling, LightningModule):
         """Nothing per batch: the metrics compare whole sample sets when validation ends."""
 
     def on_validation_epoch_end(self) -> None:
-        # For checkpoint names: the iteration in the unit the README states.
-        self.log("iteration", float(self.iteration))
-        if self.sample_metrics is None or self.sample_metrics.reference is None or self.trainer.sanity_checking:
-            return
-        values = self.sample_metrics.evaluate(self, self.latent.seed, self.global_rank, self.trainer.world_size)
-        values = {f"val/{k}": v for k, v in values.items()}
-        self.log_dict({k: v for k, v in values.items() if k in HEADLINE_METRICS}, prog_bar=True)
-        self.log_dict({k: v for k, v in values.items() if k not in HEADLINE_METRICS})
+        values = {"iteration": float(self.iteration)}  # for checkpoint names: the iteration in the unit the README states
+        if self.sample_metrics is not None and self.sample_metrics.reference is not None and not self.trainer.sanity_checking:
+            measured = self.sample_metrics.evaluate(self, self.latent.seed, self.global_rank, self.trainer.world_size)
+            values.update({f"val/{k}": v for k, v in measured.items()})
+        self.log_values(values, HEADLINE_METRICS, max(self.iteration - 1, 0))  # the last iteration done
 
     # ---- checkpoints ---------------------------------------------------------------------
 
