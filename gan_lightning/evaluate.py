@@ -21,7 +21,7 @@ from gan_lightning.preflight import check_networks_take_the_data
 from gan_lightning.sample import checkpoint_path, load_datamodule, load_model
 
 SETTINGS = ("feature", "weights_path", "num_samples", "num_reference", "reference_split", "kid", "metrics",
-            "memorization", "fid_infinity")
+            "memorization", "fid_infinity", "precision_recall_counts")
 # Published protocols by name: what a number next to a paper's must be computed with. Options given on the command
 # line beside a preset override it (and the JSON says so: the preset's name and every setting are recorded).
 PRESETS = {
@@ -107,6 +107,9 @@ def evaluate_main(args: list[str]) -> None:
                              "split).")
     parser.add_argument("--fid_infinity", type=Optional[bool], default=None,
                         help="Also FID extrapolated to infinitely many samples (Chong & Forsyth 2020).")
+    parser.add_argument("--precision_recall_counts", type=Optional[str], default=None,
+                        help="equal (default, the paper's protocol: averaged over subsets of the larger set the size "
+                             "of the smaller) or all (every sample; recall then falls as more samples are drawn).")
     parser.add_argument("--seed", type=Optional[int], default=None, help="Seed of the noise (default: the run's, as in validation).")
     parser.add_argument("--ema", type=bool, default=True, help="Sample the EMA generator when the checkpoint has one.")
     parser.add_argument("--device", type=str, default="cpu", help="Device, e.g. cpu or cuda.")
@@ -129,7 +132,8 @@ def evaluate_main(args: list[str]) -> None:
     check_networks_take_the_data(model, data)
     given = {"feature": parse_feature(cfg.feature), "weights_path": cfg.weights_path, "num_samples": cfg.num_samples,
              "num_reference": cfg.num_reference, "reference_split": cfg.reference_split, "kid": cfg.kid,
-             "metrics": cfg.metrics, "memorization": cfg.memorization, "fid_infinity": cfg.fid_infinity}
+             "metrics": cfg.metrics, "memorization": cfg.memorization, "fid_infinity": cfg.fid_infinity,
+             "precision_recall_counts": cfg.precision_recall_counts}
     metrics = merged_metrics(model, {**preset, **{k: v for k, v in given.items() if v is not None}}, keep=set(preset))
     run_dir = ckpt_path.parent.parent if ckpt_path.parent.name == "checkpoints" else ckpt_path.parent
     metrics.setup(data, reference_cache_dir(run_dir), cfg.device)

@@ -45,6 +45,10 @@ def test_best_emoji_fits_evaluates_and_samples_through_the_cli(packages, tmp_pat
     assert result["metrics"]["memorization"] == pytest.approx(logged["val/memorization"], abs=1e-6)
     # 90 - 16, no emoji split, and each also mirrored: the recipe trains on mirror images and memorization counts them
     assert result["protocol"]["memorization"] == "pixel L2 to 148 training images"
+    assert result["protocol"]["precision_recall"] == "k=3, 16 real vs 16 generated, averaged over 4 disjoint subsets of the generated"
+    run_cli(["evaluate", "--ckpt_path", "last", "--wandb", "false", "--precision_recall_counts", "all"], cwd=tmp_path)
+    result = json.loads((run / "checkpoints" / "eval-0000003.json").read_text())
+    assert result["protocol"]["precision_recall"] == "k=3, all 16 real vs all 64 generated"
     run_cli(["sample", "--ckpt_path", "last", "--num_samples", "6", "--output", "emoji.pt"], cwd=tmp_path)
     samples = torch.load(tmp_path / "emoji.pt")
     assert samples.shape == (6, 3, 32, 32) and 0 <= samples.min() and samples.max() <= 1

@@ -78,6 +78,11 @@ def test_reference_cache_is_reused_and_rebuilt_when_the_count_or_feature_network
     assert fewer.reference["features"].shape == (100, 128) and other_net.reference["features"].shape == (200, 64)
 
 
+def test_precision_recall_counts_other_than_equal_or_all_are_refused():
+    with pytest.raises(ConfigError, match="precision_recall_counts must be 'equal' or 'all', got 'some'"):
+        SampleMetrics(precision_recall_counts="some")
+
+
 def test_the_mnist_feature_network_refuses_images_of_another_shape(tmp_path):
     with pytest.raises(ConfigError, match="takes 28x28 digit images .* but this data is 3x64x64; use feature 2048"):
         SampleMetrics(feature="mnist").setup(FixedReference(torch.zeros(10, 3, 64, 64)), tmp_path)

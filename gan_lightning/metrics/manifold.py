@@ -48,6 +48,25 @@ def precision_recall(real: Tensor, fake: Tensor, k: int = 3) -> tuple[Tensor, Te
     return precision, recall
 
 
+def precision_recall_equal_counts(real: Tensor, fake: Tensor, k: int = 3) -> tuple[Tensor, Tensor]:
+    """``precision_recall`` at equal counts, as Kynkäänniemi et al. measure it (50,000 against 50,000): the larger
+    set is cut into disjoint subsets of the smaller one's size (a remainder smaller than that is left out), each is
+    measured against the whole smaller set, and the values are averaged.
+
+    Recall estimated from more fakes than reals is biased low (the fakes' k-NN balls shrink as the fakes grow
+    denser), so unequal counts make a model look less diverse the more samples are drawn.
+
+    >>> x = torch.tensor([[0.0], [1.0], [2.0], [3.0]])
+    >>> [float(v) for v in precision_recall_equal_counts(x, torch.cat([x, x + 100]), k=1)]
+    [0.5, 0.5]
+    """
+    n = min(len(real), len(fake))
+    pairs = [(r, fake) for r in real.split(n)] if len(real) > n else [(real, f) for f in fake.split(n)]
+    values = torch.stack([torch.stack(precision_recall(r, f, k)) for r, f in pairs if len(r) == len(f)])
+    precision, recall = values.mean(dim=0)
+    return precision, recall
+
+
 def density_coverage(real: Tensor, fake: Tensor, k: int = 5) -> tuple[Tensor, Tensor]:
     """Density: mean number of real balls around a fake, over k (about 1 for a perfect model, unbounded);
     coverage: share of real balls holding at least one fake, in [0, 1].
@@ -87,13 +106,16 @@ class _RealVsFakeFeatures(Metric):
 
 
 class PrecisionRecall(_RealVsFakeFeatures):
-    """``{"precision", "recall"}`` of Kynkäänniemi et al. 2019, with k = 3 as in the paper."""
+    """``{"precision", "recall"}`` of Kynkäänniemi et al. 2019, with k = 3 as in the paper; at equal counts
+    (``precision_recall_equal_counts``) unless ``equal_counts`` is false."""
 
-    def __init__(self, k: int = 3, **kwargs):
+    def __init__(self, k: int = 3, equal_counts: bool = True, **kwargs):
         super().__init__(k, **kwargs)
+        self.equal_counts = equal_counts
 
     def compute(self) -> dict[str, Tensor]:
-        precision, recall = precision_recall(*self.both(), k=self.k)
+        measure = precision_recall_equal_counts if self.equal_counts else precision_recall
+        precision, recall = measure(*self.both(), k=self.k)
         return {"precision": precision.float(), "recall": recall.float()}
 
 

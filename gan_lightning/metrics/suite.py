@@ -152,13 +152,17 @@ class SampleMetrics:
             are (images only; compares every sample with the whole training split in pixel space).
         fid_infinity: also ``fid_infinity``, FID extrapolated to infinitely many samples (Chong & Forsyth
             2020; keeps every generated feature; in one process, as ``evaluate`` runs).
+        precision_recall_counts: ``equal`` (the paper's protocol): precision and recall averaged over disjoint
+            subsets of the larger sample set, each the size of the smaller; ``all``: every sample against every
+            other, where recall falls as more samples are drawn than the reference holds.
     """
 
     def __init__(self, feature: Union[Literal["mnist", "emoji"], int, nn.Module] = "mnist",
                  weights_path: Optional[str] = None, num_samples: Optional[int] = None,
                  num_reference: Optional[int] = None, reference_split: Literal["val", "train"] = "val",
                  kid: bool = False, kid_subset_size: int = 1000, metrics: Optional[list[str]] = None,
-                 memorization: bool = False, fid_infinity: bool = False):
+                 memorization: bool = False, fid_infinity: bool = False,
+                 precision_recall_counts: Literal["equal", "all"] = "equal"):
         if num_samples is not None and num_samples < 2:
             raise ConfigError(f"SampleMetrics: num_samples must be >= 2 or null, got {num_samples}")
         if num_reference is not None and num_reference < 2:
@@ -171,7 +175,11 @@ class SampleMetrics:
         self.feature, self.weights_path = feature, weights_path
         self.num_samples, self.num_reference, self.reference_split = num_samples, num_reference, reference_split
         self.kid, self.kid_subset_size, self.wanted = kid, kid_subset_size, metrics
+        if precision_recall_counts not in ("equal", "all"):
+            raise ConfigError(f"SampleMetrics: precision_recall_counts must be 'equal' or 'all', "
+                              f"got {precision_recall_counts!r}")
         self.memorization, self.fid_infinity = memorization, fid_infinity
+        self.precision_recall_counts = precision_recall_counts
         self.network: Optional[nn.Module] = None
         self.reference: Optional[dict] = None
         self.metrics: dict[str, Metric] = {}
@@ -284,7 +292,12 @@ class SampleMetrics:
         wanted = lambda *names: self.wanted is None or any(n in self.wanted for n in names)
         if min(n_real, n_fake) > 5:  # k-nearest-neighbour balls need more points than k
             if wanted("precision", "recall"):  # the neighbour searches are the costly part: only when asked
-                metrics["precision_recall"] = PrecisionRecall(k=3)
+                metrics["precision_recall"] = PrecisionRecall(k=3, equal_counts=self.precision_recall_counts == "equal")
+                n = min(n_real, n_fake)
+                self.protocol["precision_recall"] = (
+                    f"k=3, {n} real vs {n} generated, averaged over {max(n_real, n_fake) // n} disjoint subsets of the "
+                    f"{'reals' if n_real > n_fake else 'generated'}" if self.precision_recall_counts == "equal"
+                    else f"k=3, all {n_real} real vs all {n_fake} generated")
             if wanted("density", "coverage"):
                 metrics["density_coverage"] = DensityCoverage(k=5)
         return metrics
