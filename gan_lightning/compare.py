@@ -15,7 +15,8 @@ interrupted one from its own newest checkpoint (``last.ckpt`` or SLURM's ``hpc_c
 ``fit`` resumes; a different grid in the same folder is refused. ``--cell N`` runs one cell (a SLURM array task:
 ``configs/cluster/compare_array.sh``) and ``--gather`` writes the table from the finished cells: ``table.md``,
 ``cells.csv``, ``points.csv``, the monitored metric against iterations and against training seconds, and one W&B
-summary run in the comparison's group holding all of it (offline without credentials).
+summary run in the comparison's group holding all of it (offline without credentials). The table shows the metric
+the configs monitor; ``--columns precision recall`` adds more of ``evaluate``'s numbers (``cells.csv`` has them all).
 """
 
 import argparse
@@ -257,8 +258,9 @@ def final_metric(record: dict) -> float:
     return record["final"].get(metric_name(record), math.nan)
 
 
-def summary_rows(records: list[dict]) -> list[dict]:
-    """One row per (config, variant): seeds, and mean ± 95% interval of the final and validation numbers."""
+def summary_rows(records: list[dict], columns: list[str] = ()) -> list[dict]:
+    """One row per (config, variant): seeds, and mean ± 95% interval of the final and validation numbers, with the
+    final value of every evaluate metric named in ``columns`` beside the monitored one."""
     groups = {}
     for r in records:
         groups.setdefault((config_label(r), r["variant"]), []).append(r)
@@ -266,7 +268,9 @@ def summary_rows(records: list[dict]) -> list[dict]:
     for (config, variant), runs in groups.items():
         ratios = [r["last_val"] / r["best_val"] if r["best_val"] else math.nan for r in runs]
         rows.append({"config": config, "variant": variant, "seeds": len(runs), "metric": runs[0]["monitor"],
-                     "final": interval([final_metric(r) for r in runs]), "best_val": interval([r["best_val"] for r in runs]),
+                     "final": interval([final_metric(r) for r in runs]),
+                     **{f"final {c}": interval([r["final"].get(c, math.nan) for r in runs]) for c in columns},
+                     "best_val": interval([r["best_val"] for r in runs]),
                      "last_over_best": interval(ratios), "iterations": interval([r["iterations"] for r in runs], ".0f"),
                      "train_s": interval([r["train_s"] for r in runs], ".0f"),
                      "protocol": f"{runs[0]['protocol']['fakes']} generated vs {runs[0]['protocol']['reals']} "
@@ -274,11 +278,14 @@ def summary_rows(records: list[dict]) -> list[dict]:
     return rows
 
 
+HEADERS = {"final": "final (evaluate, fresh noise)", "best_val": "best in validation", "last_over_best": "last / best",
+           "train_s": "train s"}
+
+
 def markdown(rows: list[dict]) -> str:
-    lines = ["| config | variant | seeds | metric | final (evaluate, fresh noise) | best in validation | last / best | "
-             "iterations | train s | protocol |", "|" + "---|" * 10]
-    lines += [f"| {r['config']} | {r['variant']} | {r['seeds']} | {r['metric']} | {r['final']} | {r['best_val']} | "
-              f"{r['last_over_best']} | {r['iterations']} | {r['train_s']} | {r['protocol']} |" for r in rows]
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(HEADERS.get(k, k) for k in keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
     return "\n".join(lines) + "\n\nMean ± half-width of the 95% t-interval over seeds.\n"
 
 
@@ -343,13 +350,13 @@ def log_summary(out: Path, grid: dict, records: list[dict], rows: list[dict], pl
     return folder
 
 
-def gather(out: Path, grid: dict, use_wandb: bool = True) -> list[dict]:
+def gather(out: Path, grid: dict, use_wandb: bool = True, columns: list[str] = ()) -> list[dict]:
     """The table, CSVs, plots and W&B summary of the finished cells; raises CellFailed naming unfinished ones."""
     finished = [c for c in grid["cells"] if record_path(out, c).is_file()]
     records = [json.loads(record_path(out, c).read_text()) for c in finished]
     missing = [c["name"] for c in grid["cells"] if c not in finished]
     if records:
-        rows = summary_rows(records)
+        rows = summary_rows(records, columns)
         (out / "table.md").write_text(markdown(rows))
         write_csv([{k: v for k, v in r.items() if k not in ("final", "protocol", "history")} |
                    {f"final_{k}": v for k, v in r["final"].items()} for r in records], out / "cells.csv")
@@ -384,6 +391,8 @@ def compare_main(argv: list[str]) -> None:
     parser.add_argument("--dry_run", action="store_true", help="print the cells and stop")
     parser.add_argument("--cell", type=int, default=None, help="run only this cell (0-based; a SLURM array task)")
     parser.add_argument("--gather", action="store_true", help="only write the table and W&B summary of finished cells")
+    parser.add_argument("--columns", nargs="+", default=[], metavar="METRIC",
+                        help="more evaluate metrics for the table beside the monitored one, e.g. precision recall")
     parser.add_argument("--wandb", type=lambda s: s.lower() in ("1", "true", "yes"), default=True,
                         help="log the summary run to W&B (true/false)")
     args = parser.parse_args(argv[:cut])
@@ -418,7 +427,7 @@ def compare_main(argv: list[str]) -> None:
                     continue
                 print(f"  {metric_name(record)} {final_metric(record):.4g}, {record['iterations']} iterations, "
                       f"{record['cell_s']:.0f} s", flush=True)
-        gather(out, grid, args.wandb)
+        gather(out, grid, args.wandb, args.columns)
     except CellFailed as e:
         print(f"gan_lightning compare: {e}", file=sys.stderr)
         sys.exit(1)

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from gan_lightning.compare import wandb_id
+from gan_lightning.compare import interval as compare_interval, wandb_id
 from helpers import CONFIGS, ROOT, run_cli
 from wandb_offline import read_run
 
@@ -113,6 +113,14 @@ def test_a_grid_killed_half_way_finishes_on_rerun_as_an_uninterrupted_grid(tmp_p
         assert {read_run(f)["run"].get("id") for f in files} <= {wandb_id(killed, cell), None}
     other = read_run(sorted((tmp_path / "straight" / "runs" / second / "wandb").glob("offline-run-*"))[-1])["run"]
     assert other["id"] == wandb_id(tmp_path / "straight", second) != wandb_id(killed, second)
+
+    # More of evaluate's numbers in the table, from the finished cells without training again.
+    compare([*GRID, "--out", "killed", "--gather", "--wandb", "false", "--columns", "ks", "recall", *FIT], tmp_path)
+    header, _, *lines = (killed / "table.md").read_text().splitlines()[:4]
+    assert header.startswith("| config | variant | seeds | metric | final (evaluate, fresh noise) | final ks | final recall |")
+    ks = [float(rows[f"nsgan_gaussian-shipped-seed{s}"]["final_ks"]) for s in (0, 1)]
+    assert lines[0].split(" | ")[5] == compare_interval(ks)
+    assert fits_started(killed, "nsgan_gaussian-shipped-seed0") == 1
 
 
 def test_a_changed_grid_is_refused_with_what_changed_and_one_with_more_seeds_grows(tmp_path):
