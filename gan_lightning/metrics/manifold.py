@@ -118,6 +118,14 @@ class PrecisionRecall(_RealVsFakeFeatures):
         precision, recall = measure(*self.both(), k=self.k)
         return {"precision": precision.float(), "recall": recall.float()}
 
+    def describe(self, n_real: int, n_fake: int) -> str:
+        """The protocol line of a measurement of ``n_real`` against ``n_fake`` samples."""
+        if not self.equal_counts:
+            return f"k={self.k}, all {n_real} real vs all {n_fake} generated"
+        n = min(n_real, n_fake)
+        return (f"k={self.k}, {n} real vs {n} generated, averaged over {max(n_real, n_fake) // n} disjoint subsets of "
+                f"the {'reals' if n_real > n_fake else 'generated'}")
+
 
 class DensityCoverage(_RealVsFakeFeatures):
     """``{"density", "coverage"}`` of Naeem et al. 2020, with k = 5 as the paper recommends."""

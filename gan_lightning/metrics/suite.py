@@ -172,12 +172,12 @@ class SampleMetrics:
         if isinstance(feature, str) and feature not in FEATURE_NETWORKS:
             raise ConfigError(f"SampleMetrics: feature must be one of {list(FEATURE_NETWORKS)}, an Inception size or a "
                               f"module, got {feature!r}")
-        self.feature, self.weights_path = feature, weights_path
-        self.num_samples, self.num_reference, self.reference_split = num_samples, num_reference, reference_split
-        self.kid, self.kid_subset_size, self.wanted = kid, kid_subset_size, metrics
         if precision_recall_counts not in ("equal", "all"):
             raise ConfigError(f"SampleMetrics: precision_recall_counts must be 'equal' or 'all', "
                               f"got {precision_recall_counts!r}")
+        self.feature, self.weights_path = feature, weights_path
+        self.num_samples, self.num_reference, self.reference_split = num_samples, num_reference, reference_split
+        self.kid, self.kid_subset_size, self.wanted = kid, kid_subset_size, metrics
         self.memorization, self.fid_infinity = memorization, fid_infinity
         self.precision_recall_counts = precision_recall_counts
         self.network: Optional[nn.Module] = None
@@ -293,11 +293,7 @@ class SampleMetrics:
         if min(n_real, n_fake) > 5:  # k-nearest-neighbour balls need more points than k
             if wanted("precision", "recall"):  # the neighbour searches are the costly part: only when asked
                 metrics["precision_recall"] = PrecisionRecall(k=3, equal_counts=self.precision_recall_counts == "equal")
-                n = min(n_real, n_fake)
-                self.protocol["precision_recall"] = (
-                    f"k=3, {n} real vs {n} generated, averaged over {max(n_real, n_fake) // n} disjoint subsets of the "
-                    f"{'reals' if n_real > n_fake else 'generated'}" if self.precision_recall_counts == "equal"
-                    else f"k=3, all {n_real} real vs all {n_fake} generated")
+                self.protocol["precision_recall"] = metrics["precision_recall"].describe(n_real, n_fake)
             if wanted("density", "coverage"):
                 metrics["density_coverage"] = DensityCoverage(k=5)
         return metrics
