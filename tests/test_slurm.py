@@ -59,6 +59,16 @@ def job_state(env, job: str) -> str:
     return found.group(1) if found else "GONE"
 
 
+def diagnosis(env, job: str, log: Path) -> str:
+    """What a failed job left: its log's tail, SLURM's record of it and the daemons' last lines."""
+    folder = Path(env["SLURM_CONF"]).parent
+    shown = subprocess.run(["scontrol", "show", "job", job], env=env, capture_output=True, text=True).stdout
+    daemons = "".join(f"\n--- {name} ---\n" + "\n".join((folder / name).read_text(errors="replace").splitlines()[-40:])
+                      for name in ("slurmctld.log", "slurmd.log") if (folder / name).is_file())
+    text = log.read_text(errors="replace") if log.is_file() else f"(no {log})"
+    return f"{text[-4000:]}\n--- scontrol show job {job} ---\n{shown}{daemons}"
+
+
 def wait_for(condition, what: str, timeout: float = 150):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -66,6 +76,24 @@ def wait_for(condition, what: str, timeout: float = 150):
             return
         time.sleep(0.5)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def release_requeued(env, job: str) -> None:
+    """Starts a requeued job now instead of after SLURM's requeue hold (a minute or two), once it is pending and
+    the node has let go of its first run: no slurmstepd of that job id left, the node idle or allocated to others.
+    A restart that overlaps the first run's teardown (same job id, same spool folder) may fail to launch, which a
+    real cluster's hold prevents."""
+    def shown() -> str:
+        return subprocess.run(["scontrol", "show", "job", job], env=env, capture_output=True, text=True).stdout
+
+    wait_for(lambda: re.search(r"Restarts=[1-9]", shown()) and job_state(env, job) != "COMPLETING", "the requeue")
+    if job_state(env, job) != "PENDING":
+        return  # already started again
+    job_id = re.search(r"JobId=(\d+)", shown()).group(1)  # an array task's own id, which its slurmstepd carries
+    wait_for(lambda: subprocess.run(["pgrep", "-f", rf"slurmstepd: \[{job_id}\."]).returncode == 1,
+             f"the first run's slurmstepd of job {job} to end")
+    time.sleep(1)
+    subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], env=env, capture_output=True)
 
 
 def final_weights(run_dir: Path) -> dict:
@@ -84,12 +112,10 @@ def test_sigusr1_requeues_and_the_resumed_job_ends_as_the_uninterrupted_one(slur
     wait_for(lambda: (run_dir / "hpc_ckpt_1.ckpt").is_file(), "hpc_ckpt_1.ckpt")
     saved_at = torch.load(run_dir / "hpc_ckpt_1.ckpt", weights_only=False)["iteration"]
     assert 0 < saved_at < 200, saved_at  # mid-run
-    # SLURM holds a requeued job for a while before it may start again; release it now.
-    wait_for(lambda: job_state(slurm, job) in ("PENDING", "REQUEUED", "REQUEUE_HOLD"), "the requeue")
-    subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], env=slurm, capture_output=True)
+    release_requeued(slurm, job)
     wait_for(lambda: job_state(slurm, job) in ("COMPLETED", "FAILED", "CANCELLED", "GONE"), "the requeued job to end", 240)
     text = log.read_text()
-    assert job_state(slurm, job) == "COMPLETED", text[-4000:]
+    assert job_state(slurm, job) == "COMPLETED", diagnosis(slurm, job, log)
     assert "(restart 0)" in text and "(restart 1)" in text, text[-4000:]  # one job, run twice, one log
     assert "Traceback" not in text, text[-4000:]  # W&B's service, signalled with the job, closed quietly
     assert re.search(r"Restoring states from the checkpoint path at \S*hpc_ckpt_1\.ckpt", text), text[-4000:]
@@ -99,7 +125,7 @@ def test_sigusr1_requeues_and_the_resumed_job_ends_as_the_uninterrupted_one(slur
 
     other = submit(slurm, straight)
     wait_for(lambda: job_state(slurm, other) in ("COMPLETED", "FAILED", "CANCELLED", "GONE"), "the uninterrupted job", 240)
-    assert job_state(slurm, other) == "COMPLETED", (straight / f"slurm-{other}.out").read_text()[-4000:]
+    assert job_state(slurm, other) == "COMPLETED", diagnosis(slurm, other, straight / f"slurm-{other}.out")
     resumed, resumed_state = final_weights(run_dir)
     reference, reference_state = final_weights(straight / "runs" / f"wgangp-gaussian-{other}")
     assert resumed_state["iteration"] == reference_state["iteration"] == 200
@@ -129,11 +155,9 @@ def test_a_compare_grid_runs_as_an_array_whose_requeued_cell_resumes_and_a_gathe
     wait_for(lambda: (first / "hpc_ckpt_1.ckpt").is_file(), "the first cell's hpc_ckpt_1.ckpt")
     saved_at = torch.load(first / "hpc_ckpt_1.ckpt", weights_only=False)["iteration"]
     assert 0 < saved_at < 1000, saved_at  # mid-run
-    wait_for(lambda: job_state(slurm, f"{array}_0") in ("PENDING", "REQUEUED", "REQUEUE_HOLD"), "the requeue")
-    subprocess.run(["scontrol", "update", f"JobId={array}_0", "StartTime=now"], env=slurm, capture_output=True)
+    release_requeued(slurm, f"{array}_0")
     wait_for(lambda: job_state(slurm, gather) in ("COMPLETED", "FAILED", "CANCELLED", "GONE"), "the gather job", 400)
-    gathered = (tmp_path / f"slurm-compare-{gather}-gather.out").read_text()
-    assert job_state(slurm, gather) == "COMPLETED", gathered[-4000:]
+    assert job_state(slurm, gather) == "COMPLETED", diagnosis(slurm, gather, tmp_path / f"slurm-compare-{gather}-gather.out")
     assert sorted(p.stem for p in (grid / "cells").glob("*.json")) == sorted(
         f"nsgan_gaussian{model}-shipped-seed{seed}" for model in ("", "-LSGAN") for seed in (0, 1))
     table = (grid / "table.md").read_text()
