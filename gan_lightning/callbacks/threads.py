@@ -48,7 +48,7 @@ class CPUThreads(Callback):
             self.nvml_check = os.environ.pop(self.NVML_CHECK)
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        # benchmarks.compare trains several configs in one process: the next one starts with torch's count.
+        # benchmarks.quality trains several configs in one process: the next one starts with torch's count.
         if self.previous is not None:
             torch.set_num_threads(self.previous)
             self.previous = None
