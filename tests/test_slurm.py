@@ -53,16 +53,20 @@ def submit(env, work: Path) -> str:
     return result.stdout.strip().split(";")[0]
 
 
+def show_job(env, job: str) -> str:
+    """SLURM's record of a job (``scontrol show job``), empty once SLURM has forgotten it."""
+    return subprocess.run(["scontrol", "show", "job", job], env=env, capture_output=True, text=True).stdout
+
+
 def job_state(env, job: str) -> str:
-    shown = subprocess.run(["scontrol", "show", "job", job], env=env, capture_output=True, text=True).stdout
-    found = re.search(r"JobState=(\S+)", shown)
+    found = re.search(r"JobState=(\S+)", show_job(env, job))
     return found.group(1) if found else "GONE"
 
 
 def diagnosis(env, job: str, log: Path) -> str:
     """What a failed job left: its log's tail, SLURM's record of it and the daemons' last lines."""
     folder = Path(env["SLURM_CONF"]).parent
-    shown = subprocess.run(["scontrol", "show", "job", job], env=env, capture_output=True, text=True).stdout
+    shown = show_job(env, job)
     daemons = "".join(f"\n--- {name} ---\n" + "\n".join((folder / name).read_text(errors="replace").splitlines()[-40:])
                       for name in ("slurmctld.log", "slurmd.log") if (folder / name).is_file())
     text = log.read_text(errors="replace") if log.is_file() else f"(no {log})"
@@ -80,16 +84,17 @@ def wait_for(condition, what: str, timeout: float = 150):
 
 def release_requeued(env, job: str) -> None:
     """Starts a requeued job now instead of after SLURM's requeue hold (a minute or two), once it is pending and
-    the node has let go of its first run: no slurmstepd of that job id left, the node idle or allocated to others.
-    A restart that overlaps the first run's teardown (same job id, same spool folder) may fail to launch, which a
-    real cluster's hold prevents."""
-    def shown() -> str:
-        return subprocess.run(["scontrol", "show", "job", job], env=env, capture_output=True, text=True).stdout
+    its first run is gone from the node (no slurmstepd of that job id left). A restart that overlaps the first
+    run's teardown (same job id, same spool folder) may fail to launch, which a real cluster's hold prevents."""
+    def requeued() -> bool:
+        record = show_job(env, job)
+        return bool(re.search(r"Restarts=[1-9]", record)) and "JobState=COMPLETING" not in record
 
-    wait_for(lambda: re.search(r"Restarts=[1-9]", shown()) and job_state(env, job) != "COMPLETING", "the requeue")
-    if job_state(env, job) != "PENDING":
+    wait_for(requeued, "the requeue")
+    record = show_job(env, job)
+    if "JobState=PENDING" not in record:
         return  # already started again
-    job_id = re.search(r"JobId=(\d+)", shown()).group(1)  # an array task's own id, which its slurmstepd carries
+    job_id = re.search(r"JobId=(\d+)", record).group(1)  # an array task's own id, which its slurmstepd carries
     wait_for(lambda: subprocess.run(["pgrep", "-f", rf"slurmstepd: \[{job_id}\."]).returncode == 1,
              f"the first run's slurmstepd of job {job} to end")
     time.sleep(1)
