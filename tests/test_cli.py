@@ -164,6 +164,19 @@ def test_training_on_a_machine_without_a_gpu_does_not_probe_nvml_at_every_step(t
     assert os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK") == "1"  # given back when the run ends
 
 
+@pytest.mark.parametrize("bfloat16_instructions, precision, warned", [
+    (False, "bf16-mixed", True), (True, "bf16-mixed", False), (False, "32-true", False)])
+def test_bf16_on_a_cpu_without_bfloat16_instructions_warns_how_to_train_in_float32(
+        tmp_path, monkeypatch, recwarn, bfloat16_instructions, precision, warned):
+    from gan_lightning.callbacks import threads
+    monkeypatch.setattr(threads, "cpu_has_bfloat16", lambda: bfloat16_instructions)
+    cli = fit_in_process(tmp_path, "--iterations", "10", "--trainer.precision", precision,
+                         "--trainer.limit_val_batches", "0", "--trainer.logger", "false")
+    assert cli.model.iteration == 10  # a warning, not a stop
+    lines = [str(w.message) for w in recwarn if "without bfloat16 instructions" in str(w.message)]
+    assert len(lines) == warned and all("--trainer.precision 32-true" in line for line in lines)
+
+
 def test_csv_logger_swaps_in_and_writes_into_the_run_folder(tmp_path):
     fit_in_process(tmp_path, "--trainer.max_epochs", "1", "--run_name", "csv",
                    "--trainer.logger", "CSVLogger", "--trainer.logger.save_dir", str(tmp_path))

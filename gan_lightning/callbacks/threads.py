@@ -1,4 +1,5 @@
-"""What torch does on the CPU while a run trains: how many threads its kernels use, and no GPU probe per step."""
+"""What torch does on the CPU while a run trains: how many threads its kernels use, no GPU probe per step, and a
+warning when bf16-mixed would run on a CPU that has no bfloat16 instructions."""
 
 import os
 from typing import Optional
@@ -6,6 +7,7 @@ from typing import Optional
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.accelerators import CPUAccelerator
+from lightning.pytorch.utilities import rank_zero_warn
 
 from gan_lightning.errors import ConfigError
 
@@ -24,6 +26,10 @@ class CPUThreads(Callback):
     available at every step, and under that check each answer loads NVML again (about 0.25 ms, a tenth of
     a 1-D iteration: benchmarks/RESULTS.md). Without a GPU there is no CUDA state a fork could inherit,
     which is what the check guards against.
+
+    bf16-mixed on a CPU without bfloat16 instructions (AVX512-BF16 or AMX, which oneDNN's bfloat16
+    kernels need) runs the convolutions on slow fallbacks: the run gets a warning that says so and how to
+    train in float32 instead (benchmarks/RESULTS.md, "bf16-mixed on a CPU without bfloat16 instructions").
 
     Args:
         threads: threads per process; ``None`` keeps torch's (one per core, or under DDP on the CPU
@@ -46,6 +52,11 @@ class CPUThreads(Callback):
         if (isinstance(trainer.accelerator, CPUAccelerator) and os.environ.get(self.NVML_CHECK)
                 and not torch.cuda.is_available()):
             self.nvml_check = os.environ.pop(self.NVML_CHECK)
+        if (stage == "fit" and isinstance(trainer.accelerator, CPUAccelerator)
+                and str(trainer.precision) == "bf16-mixed" and not cpu_has_bfloat16()):
+            rank_zero_warn("--trainer.precision bf16-mixed on a CPU without bfloat16 instructions (oneDNN finds no "
+                           "AVX512 bfloat16 support): its convolutions fall back to slow kernels; "
+                           "add --trainer.precision 32-true to train in float32")
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         # benchmarks.quality trains several configs in one process: the next one starts with torch's count.
@@ -55,3 +66,8 @@ class CPUThreads(Callback):
         if self.nvml_check is not None:
             os.environ[self.NVML_CHECK] = self.nvml_check
             self.nvml_check = None
+
+
+def cpu_has_bfloat16() -> bool:
+    """Whether oneDNN has bfloat16 kernels for this CPU (torch's own test of it)."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
