@@ -122,6 +122,8 @@ class CheckpointOnInterrupt(Callback):
                            "closing W&B")
             close_wandb(exit_code=0 if self.requeued_at is None else 1)
             self.terminated_after_training = False
+        elif stage == "fit" and self.requeued_at is not None:
+            close_wandb(exit_code=1)
 
     def end_of_fit(self) -> None:
         if self.fitting:
@@ -145,6 +147,10 @@ class CheckpointOnInterrupt(Callback):
         self.requeued_at = path
         rank_zero_info(f"SIGUSR1: saved {path} at iteration {pl_module.iteration}; requeueing the job")
         trainer.should_stop = True
+        # SLURM signals every process of the job, W&B's service too: the step's log call after this hook
+        # would raise ConnectionResetError into the job's log. The run stops logging to W&B here and
+        # closes it quietly at teardown.
+        trainer.loggers = [logger for logger in trainer.loggers if not isinstance(logger, WandbLogger)]
         if trainer.is_global_zero:
             job = os.environ.get("SLURM_ARRAY_JOB_ID") and f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ['SLURM_ARRAY_TASK_ID']}"
             job = job or os.environ["SLURM_JOB_ID"]
