@@ -173,7 +173,7 @@ def test_bf16_on_a_cpu_without_bfloat16_instructions_warns_how_to_train_in_float
     cli = fit_in_process(tmp_path, "--iterations", "10", "--trainer.precision", precision,
                          "--trainer.limit_val_batches", "0", "--trainer.logger", "false")
     assert cli.model.iteration == 10  # a warning, not a stop
-    lines = [str(w.message) for w in recwarn if "without bfloat16 instructions" in str(w.message)]
+    lines = [str(w.message) for w in recwarn if "without bfloat16 kernels" in str(w.message)]
     assert len(lines) == warned and all("--trainer.precision 32-true" in line for line in lines)
 
 

@@ -1,5 +1,5 @@
 """What torch does on the CPU while a run trains: how many threads its kernels use, no GPU probe per step, and a
-warning when bf16-mixed would run on a CPU that has no bfloat16 instructions."""
+warning when bf16-mixed would run on a CPU for which oneDNN has no bfloat16 kernels."""
 
 import os
 from typing import Optional
@@ -27,9 +27,9 @@ class CPUThreads(Callback):
     a 1-D iteration: benchmarks/RESULTS.md). Without a GPU there is no CUDA state a fork could inherit,
     which is what the check guards against.
 
-    bf16-mixed on a CPU without bfloat16 instructions (AVX512-BF16 or AMX, which oneDNN's bfloat16
-    kernels need) runs the convolutions on slow fallbacks: the run gets a warning that says so and how to
-    train in float32 instead (benchmarks/RESULTS.md, "bf16-mixed on a CPU without bfloat16 instructions").
+    bf16-mixed on a CPU for which oneDNN has no bfloat16 kernels (they need AVX512; an AVX2-only CPU has
+    none) runs on slow fallbacks: the run gets a warning that says so and how to train in float32 instead
+    (benchmarks/RESULTS.md, "bf16-mixed on a CPU without bfloat16 instructions").
 
     Args:
         threads: threads per process; ``None`` keeps torch's (one per core, or under DDP on the CPU
@@ -54,9 +54,8 @@ class CPUThreads(Callback):
             self.nvml_check = os.environ.pop(self.NVML_CHECK)
         if (stage == "fit" and isinstance(trainer.accelerator, CPUAccelerator)
                 and str(trainer.precision) == "bf16-mixed" and not cpu_has_bfloat16()):
-            rank_zero_warn("--trainer.precision bf16-mixed on a CPU without bfloat16 instructions (oneDNN finds no "
-                           "AVX512 bfloat16 support): its convolutions fall back to slow kernels; "
-                           "add --trainer.precision 32-true to train in float32")
+            rank_zero_warn("--trainer.precision bf16-mixed on a CPU without bfloat16 kernels in oneDNN (they need "
+                           "AVX512): it runs on slow fallbacks; add --trainer.precision 32-true to train in float32")
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         # benchmarks.quality trains several configs in one process: the next one starts with torch's count.
