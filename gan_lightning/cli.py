@@ -8,6 +8,7 @@ What this adds to LightningCLI:
 - ``--ckpt_path last`` resumes the newest run under ``default_root_dir``, in its own folder;
 - the objective's ``n_critic`` sets how many batches the data module hands each training step;
 - ``--iterations N`` stops after N iterations (Lightning's ``max_steps`` counts optimizer steps);
+- the data's ``iterations_per_batch`` (1-D data) lowered to the largest count that divides the run's intervals;
 - ``--cpu.threads N`` sets torch's CPU threads while the run trains;
 - a progress bar that redraws by the clock (plain lines when stdout is a file);
 - a pre-flight (``gan_lightning.preflight``): the networks run once on a sample of the data's shape, and
@@ -19,6 +20,7 @@ What this adds to LightningCLI:
 import importlib
 import inspect
 import logging
+import math
 import os
 import re
 import sys
@@ -86,6 +88,8 @@ def quiet_startup() -> None:
 
 
 class GANCLI(LightningCLI):
+    resumed_iterations_per_batch: int | None = None  # the data's iterations a step in fit's --ckpt_path
+
     def __init__(self, args=None, run=True):
         quiet_startup()
         super().__init__(
@@ -151,7 +155,10 @@ class GANCLI(LightningCLI):
             config = self.config[subcommand]
             ckpt_path = resolve_checkpoint_path(config, Path(config.trainer.default_root_dir or "runs"))
             if ckpt_path is not None:
-                check_resumable(migrate_checkpoint(read_checkpoint(ckpt_path)), ckpt_path, config)
+                checkpoint = migrate_checkpoint(read_checkpoint(ckpt_path))
+                check_resumable(checkpoint, ckpt_path, config)
+                saved_data = checkpoint.get("datamodule_hyper_parameters") or {}
+                self.resumed_iterations_per_batch = saved_data.get("iterations_per_batch")
 
     def instantiate_trainer(self, **kwargs):
         # Bad input stops here with one line, before the trainer, its loggers or any run file exist.
@@ -182,6 +189,7 @@ class GANCLI(LightningCLI):
         root = Path(config.trainer.default_root_dir or "runs")
         ckpt_path = resolve_checkpoint_path(config, root)
         hold_out_nothing_without_validation(config)
+        choose_iterations_per_batch(config, self.resumed_iterations_per_batch if ckpt_path is not None else None)
         set_iteration_budget(config)
         run_dir = self.choose_run_dir(config, root, ckpt_path).resolve()  # absolute: a shared W&B service has another cwd
         self.replace_plain_ddp_with_find_unused(config)
@@ -305,6 +313,45 @@ def resolve_checkpoint_path(config, root: Path) -> str | None:
     return ckpt_path
 
 
+def choose_iterations_per_batch(config, resumed: int | None) -> None:
+    """The data's ``iterations_per_batch`` is the most iterations a training step runs. Lightning counts the
+    epoch, the logging and validation intervals, the checkpoints' ``every_n_train_steps`` and the budget in steps,
+    so a step's iterations must divide each of them: a new run takes the largest count that does (the data
+    stream is the same whatever it is). A resumed run keeps its checkpoint's count (``resumed``), in which its
+    loader and Lightning's counters stopped; an interval that count does not divide is refused later."""
+    data = config.get("data")
+    init = data.get("init_args") if data is not None and hasattr(data, "get") else None
+    k = init.get("iterations_per_batch") if init is not None else None
+    if resumed is not None and k is not None:
+        if resumed != k:
+            rank_zero_info(f"iterations_per_batch: {resumed}, the checkpoint's (not {k}): a run resumes in the "
+                           f"steps it was trained in")
+        init.iterations_per_batch = resumed
+        return
+    if not isinstance(k, int) or k <= 1:
+        return
+    trainer = config.trainer
+    intervals = {"data.init_args.epoch_length": init.get("epoch_length"),
+                 "trainer.log_every_n_steps": trainer.get("log_every_n_steps") or 50,  # Lightning's default
+                 "iterations": config.get("iterations")}
+    if isinstance(trainer.get("val_check_interval"), int):
+        intervals["trainer.val_check_interval"] = trainer.val_check_interval
+    every_steps = (config.get("checkpoint") or {}).get("every_n_train_steps")
+    steps_per_iteration = config.model.init_args.get("n_critic", 1) + 1
+    if every_steps and every_steps % steps_per_iteration == 0:
+        intervals["checkpoint.every_n_train_steps"] = every_steps // steps_per_iteration  # in iterations
+    divisor = k
+    for value in intervals.values():
+        if isinstance(value, int) and value > 0:
+            divisor = math.gcd(divisor, value)
+    if divisor < k:
+        reasons = ", ".join(f"{key} {value}" for key, value in intervals.items()
+                            if isinstance(value, int) and value > 0 and value % k)
+        rank_zero_info(f"iterations_per_batch: {divisor} a step, not {k}, so that steps end at the run's intervals "
+                       f"({reasons}, counted in iterations)")
+        init.iterations_per_batch = divisor
+
+
 def set_iteration_budget(config) -> None:
     """``--iterations N`` as Lightning's budget: ``max_steps`` counts optimizer steps, ``n_critic + 1`` an
     iteration (``n_critic`` in the ``d_pretrain_steps``, which update D alone)."""
@@ -315,8 +362,9 @@ def set_iteration_budget(config) -> None:
         raise ConfigError(f"--iterations must be >= 1, got {iterations}")
     init = config.model.init_args
     k = ((config.get("data") or {}).get("init_args") or {}).get("iterations_per_batch") or 1
-    if iterations % k:  # Lightning stops between steps
-        raise ConfigError(f"--iterations {iterations} must be a multiple of data.init_args.iterations_per_batch {k}")
+    if iterations % k:  # Lightning stops between steps; only a resumed run's k (its checkpoint's) can get here
+        raise ConfigError(f"--iterations {iterations} must be a multiple of data.init_args.iterations_per_batch {k}, "
+                          f"the iterations a step of the checkpoint it resumes")
     config.trainer.max_steps = optimizer_steps(iterations, init.n_critic, init.d_pretrain_steps)
     config.trainer.max_epochs = -1
 
@@ -333,7 +381,8 @@ def count_steps_in_iterations(trainer: dict, k: int) -> None:
     for key, iterations in intervals.items():
         if iterations % k:
             raise ConfigError(f"--trainer.{key} {iterations} counts iterations and must be a multiple of "
-                              f"data.init_args.iterations_per_batch {k}")
+                              f"data.init_args.iterations_per_batch {k}, the iterations a step of the checkpoint "
+                              f"it resumes")
         trainer[key] = iterations // k
 
 

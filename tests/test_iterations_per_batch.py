@@ -81,12 +81,75 @@ def test_the_cli_keeps_logs_validations_and_the_budget_in_iterations(tmp_path, c
     assert [(int(r["step"]), float(r["iteration"])) for r in rows if r.get("val/w1")] == [(49, 50.0), (99, 100.0)]
     assert "log_every_n_steps: 10" in next(tmp_path.rglob("config.yaml")).read_text()  # the saved config: iterations
 
-    for bad, line in [(["--iterations", "102"], "--iterations 102 must be a multiple of "
-                                                 "data.init_args.iterations_per_batch 5"),
-                      (["--iterations", "100", "--trainer.log_every_n_steps", "12"],
-                       "--trainer.log_every_n_steps 12 counts iterations and must be a multiple of "
-                       "data.init_args.iterations_per_batch 5")]:
-        with pytest.raises(SystemExit) as exit:
-            main(["fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"), "--trainer.default_root_dir",
-                  str(tmp_path / "bad"), "--data.init_args.iterations_per_batch", "5", *bad])
-        assert exit.value.code == 2 and capsys.readouterr().err.strip().splitlines()[-1].endswith(line)
+
+
+def cli_run(tmp_path, name, *args):
+    """nsgan_gaussian.yaml (25 iterations a step as shipped), 50-iteration epochs, losses in a CSV file."""
+    main(["fit", "--config", str(CONFIGS / "nsgan_gaussian.yaml"), "--trainer.default_root_dir", str(tmp_path),
+          "--run_name", name, "--data.init_args.epoch_length", "50", "--data.init_args.val_size", "2000",
+          "--trainer.enable_progress_bar", "false", "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
+          "--trainer.logger.save_dir", str(tmp_path / name / "csv"), "--cpu.threads", "1", *args])
+    rows = list(csv.DictReader(open(sorted((tmp_path / name / "csv").rglob("metrics.csv"))[-1])))
+    return torch.load(tmp_path / name / "checkpoints" / "last.ckpt", weights_only=False), rows
+
+
+def test_a_new_run_runs_as_many_iterations_a_step_as_its_intervals_allow(tmp_path, caplog):
+    """Logging every 10 iterations lowers the shipped 25 a step to 5 (said in one line) instead of refusing."""
+    checkpoint, rows = cli_run(tmp_path, "log10", "--iterations", "60", "--trainer.log_every_n_steps", "10")
+    assert checkpoint["datamodule_hyper_parameters"]["iterations_per_batch"] == 5 and checkpoint["iteration"] == 60
+    assert [int(r["step"]) for r in rows if r.get("train/d_loss")] == list(range(9, 60, 10))
+    assert ("iterations_per_batch: 5 a step, not 25, so that steps end at the run's intervals "
+            "(trainer.log_every_n_steps 10, iterations 60, counted in iterations)") in caplog.text
+
+    checkpoint, rows = cli_run(tmp_path, "log25", "--iterations", "50")  # the shipped intervals: 25 a step
+    assert checkpoint["datamodule_hyper_parameters"]["iterations_per_batch"] == 25
+    assert [int(r["step"]) for r in rows if r.get("train/d_loss")] == [24, 49]
+
+
+def test_a_resumed_run_keeps_its_checkpoints_iterations_a_step(tmp_path, capsys, caplog):
+    cli_run(tmp_path, "run", "--iterations", "50")  # 25 a step
+    last = str(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    with pytest.raises(SystemExit) as exit:  # a new run would take 5 a step; the checkpoint stopped in steps of 25
+        cli_run(tmp_path, "run", "--iterations", "100", "--trainer.log_every_n_steps", "10", "--ckpt_path", last)
+    assert exit.value.code == 2 and capsys.readouterr().err.strip().splitlines()[-1].endswith(
+        "--trainer.log_every_n_steps 10 counts iterations and must be a multiple of data.init_args.iterations_per_batch"
+        " 25, the iterations a step of the checkpoint it resumes")
+    checkpoint, rows = cli_run(tmp_path, "run", "--iterations", "100", "--data.init_args.iterations_per_batch", "5",
+                               "--ckpt_path", last)
+    assert checkpoint["datamodule_hyper_parameters"]["iterations_per_batch"] == 25 and checkpoint["iteration"] == 100
+    assert [int(r["step"]) for r in rows if r.get("train/d_loss")] == [74, 99]
+    assert "iterations_per_batch: 25, the checkpoint's (not 5)" in caplog.text
+
+
+@pytest.mark.parametrize("labels", [False, True])
+def test_the_stream_is_the_same_however_many_iterations_a_batch_holds(labels):
+    def epochs(k):
+        data = GaussianMixtureDataModule(batch_size=8, batches_per_step=3, epoch_length=50, labels=labels,
+                                         iterations_per_batch=k)
+        loader = data.train_dataloader()
+        batches = [batch for _ in range(2) for batch in loader]  # two epochs: the epoch enters the seeds
+        return [torch.cat(column) for column in zip(*batches)] if labels else [torch.cat(batches)]
+
+    one = epochs(1)
+    assert one[0].shape == (2 * 50 * 3 * 8, 2)
+    for k in (5, 25):
+        for a, b in zip(one, epochs(k)):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_iterations_a_step_change_nothing_but_the_speed():
+    """Without the learning-rate decay (which rescales the rates once a step), a run of 25 iterations a step ends
+    bit for bit where the same run of one a step does."""
+
+    def run(k):
+        L.seed_everything(0)
+        model = NSGAN(*networks())
+        trainer = L.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                            enable_model_summary=False, limit_val_batches=0)
+        trainer.fit(model, GaussianDataModule(batch_size=64, epoch_length=50, iterations_per_batch=k))
+        return model
+
+    one, many = run(1), run(25)
+    assert one.iteration == many.iteration == 100
+    for (key, a), b in zip(one.state_dict().items(), many.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=key)

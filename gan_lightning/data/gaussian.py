@@ -25,15 +25,20 @@ def _per_dimension(name: str, value: float | list[float], dim: int) -> Tensor:
 
 
 class GaussianStream(IterableDataset):
-    """Yields ``num_batches`` fresh batches ``[batch_size, dim]`` from ``sample(n, generator)`` per epoch.
+    """Yields ``num_iterations // iterations_per_batch`` batches per epoch, each the ``iterations_per_batch``
+    iterations' samples of ``sample(iteration_size, generator)`` one after another (``[iterations_per_batch *
+    iteration_size, dim]``, or a tuple of such tensors when ``sample`` returns one).
 
-    Each batch comes from its own generator seeded by (seed, rank, epoch, batch index), so every
-    DDP rank draws different data and a run is repeatable without touching the global RNG.
+    Each iteration's samples come from their own generator seeded by (seed, rank, epoch, iteration), so every
+    DDP rank draws different data, a run is repeatable without touching the global RNG, and the stream is the
+    same however many iterations a batch holds.
     """
 
-    def __init__(self, sample: Callable[[int, torch.Generator], Tensor], batch_size: int, num_batches: int, seed: int):
+    def __init__(self, sample: Callable[[int, torch.Generator], Tensor], iteration_size: int, num_iterations: int,
+                 seed: int, iterations_per_batch: int = 1):
         self.sample = sample
-        self.batch_size, self.num_batches, self.seed = batch_size, num_batches, seed
+        self.iteration_size, self.seed, self.iterations_per_batch = iteration_size, seed, iterations_per_batch
+        self.num_batches = num_iterations // iterations_per_batch
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -42,9 +47,16 @@ class GaussianStream(IterableDataset):
     def __iter__(self):
         rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
         epoch, self.epoch = self.epoch, self.epoch + 1
+        k = self.iterations_per_batch
         for i in range(self.num_batches):
-            g = torch.Generator().manual_seed(hash((self.seed, rank, epoch, i)) & 0x7FFF_FFFF_FFFF_FFFF)
-            yield self.sample(self.batch_size, g)
+            parts = [self.sample(self.iteration_size, torch.Generator().manual_seed(
+                hash((self.seed, rank, epoch, iteration)) & 0x7FFF_FFFF_FFFF_FFFF)) for iteration in range(i * k, (i + 1) * k)]
+            if k == 1:
+                yield parts[0]
+            elif isinstance(parts[0], tuple):
+                yield tuple(torch.cat(columns) for columns in zip(*parts))
+            else:
+                yield torch.cat(parts)
 
 
 class GaussianDataModule(LightningDataModule):
@@ -65,7 +77,8 @@ class GaussianDataModule(LightningDataModule):
         iterations_per_batch: GAN iterations whose real data one batch holds; the model runs them all in
             one Lightning training step. Lightning's loop costs about 0.4 ms a step on a 2-core CPU, a fifth
             of an iteration of the 1-D networks: several iterations a batch spread it. Logs, validations and
-            checkpoints still count iterations; a checkpoint falls between batches.
+            checkpoints still count iterations; a checkpoint falls between batches. The samples do not depend
+            on it (each iteration's come from their own seed); the CLI lowers it to divide the run's intervals.
     """
 
     def __init__(
@@ -99,8 +112,8 @@ class GaussianDataModule(LightningDataModule):
         # A subclass's own arguments replace these (the mixture sets dim, mu and sigma itself).
         own = inspect.signature(type(self)).parameters
         self.save_hyperparameters(ignore=[k for k in ("dim", "mu", "sigma") if k not in own])
-        self.train_stream = GaussianStream(self.training_sample, batch_size * batches_per_step * iterations_per_batch,
-                                           epoch_length // iterations_per_batch, seed)
+        self.train_stream = GaussianStream(self.training_sample, batch_size * batches_per_step, epoch_length, seed,
+                                           iterations_per_batch)
         self.val_data = self.sample(val_size, torch.Generator().manual_seed(seed + 1))
         self.loader_generator = torch.Generator().manual_seed(seed + 2)
 
