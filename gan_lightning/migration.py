@@ -6,6 +6,8 @@ One function per kind of input, each idempotent: ``migrate_model_args`` for a mo
 config (the grid's arguments too). Every entry that loads a checkpoint or a config goes through them.
 """
 
+import importlib
+import inspect
 import sys
 import tempfile
 from pathlib import Path
@@ -69,11 +71,30 @@ def migrate_model_args(args: dict) -> list[str]:
     return found
 
 
+def add_new_defaults(spec: Any) -> None:
+    """A network (``{class_path, init_args}``, the networks it wraps too) saved before some of its arguments
+    existed gets them at their defaults, as it was built; changed in place."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("init_args"), dict):
+        return
+    module, _, name = class_path(spec).rpartition(".")
+    try:
+        parameters = inspect.signature(getattr(importlib.import_module(module), name)).parameters
+    except (ImportError, AttributeError, ValueError, TypeError):
+        return
+    for key, parameter in parameters.items():
+        if parameter.default is not inspect.Parameter.empty:
+            spec["init_args"].setdefault(key, parameter.default)
+    for value in spec["init_args"].values():
+        add_new_defaults(value)
+
+
 def migrate_checkpoint(checkpoint: dict) -> dict:
     """``checkpoint`` (as ``torch.load`` returns it) as the current model reads it, changed in place."""
     hparams = checkpoint.get("hyper_parameters")
     if isinstance(hparams, dict):
         migrate_model_args(hparams)
+        for network in ("generator", "discriminator"):
+            add_new_defaults(hparams.get(network))
     state = checkpoint.get("state_dict", {})
     for key in ("fixed_noise", "fixed_labels"):  # the grid draws its noise from the latent's seed now
         state.pop(key, None)

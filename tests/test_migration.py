@@ -110,3 +110,27 @@ def test_an_old_config_resumes_its_own_checkpoint(tmp_path):
     run_cli([*base, "--run_name", "r"], cwd=tmp_path)
     run_cli([*base, "--ckpt_path", "last", "--trainer.max_epochs", "3"], cwd=tmp_path)
     assert torch.load(tmp_path / "runs" / "r" / "checkpoints" / "last.ckpt", weights_only=False)["iteration"] == 9
+
+
+def test_a_network_saved_before_an_argument_existed_resumes_with_it_at_its_default():
+    """A DCGAN discriminator checkpointed before ``minibatch_std`` existed was built without it: the config of
+    today (which lists it at its default) resumes it, and one that turns it on is refused."""
+    from jsonargparse import Namespace
+
+    from gan_lightning.checkpoints import check_resumable
+    from gan_lightning.errors import ConfigError
+
+    def spec(**extra):
+        init = {"image_size": 32, "channels": 3, "base_width": 8, "norm": "batch", "spectral_norm": False,
+                "num_classes": None, "conditioning": "projection", **extra}
+        return {"class_path": "gan_lightning.networks.DCGANDiscriminator", "init_args": init}
+
+    checkpoint = migrate_checkpoint({"hyper_parameters": {"_class_path": "gan_lightning.models.NSGAN",
+                                                          "discriminator": {"class_path": "gan_lightning.networks.Packed",
+                                                                            "init_args": {"network": spec(), "pack": 2}}}})
+    assert checkpoint["hyper_parameters"]["discriminator"]["init_args"]["network"]["init_args"]["minibatch_std"] is False
+    config = lambda **extra: Namespace(model=Namespace(class_path="gan_lightning.models.NSGAN", init_args={
+        "discriminator": {"class_path": "gan_lightning.networks.Packed", "init_args": {"network": spec(**extra), "pack": 2}}}))
+    check_resumable(checkpoint, "old.ckpt", config(minibatch_std=False))
+    with pytest.raises(ConfigError, match="minibatch_std: True in the config, False in the checkpoint"):
+        check_resumable(checkpoint, "old.ckpt", config(minibatch_std=True))

@@ -142,3 +142,20 @@ def test_the_generators_first_layer_computes_what_a_transposed_convolution_does(
     assert_close(first.to(memory_format=torch.channels_last)(z), expected.detach())
     with pytest.raises(ValueError, match=r"expected noise of shape \[B, 10, 1, 1\], got \[5, 10, 2, 2\]"):
         first(torch.randn(5, 10, 2, 2))
+
+
+def test_minibatch_std_lets_the_discriminator_see_a_batch_of_copies():
+    """With ``minibatch_std`` an image's score depends on the other images of its group of 4 (a copied batch scores
+    otherwise than a varied one); without it, and in another group, it does not."""
+    torch.manual_seed(0)
+    images = torch.randn(8, 3, 32, 32)
+    copies = images.clone()
+    copies[4] = copies[0]  # image 0's group is images 0, 2, 4, 6 (image i in group i % 2)
+    for minibatch_std in (True, False):
+        d = DCGANDiscriminator(image_size=32, channels=3, base_width=8, norm="none", minibatch_std=minibatch_std)
+        with torch.no_grad():
+            varied, copied = d(images), d(copies)
+        assert (varied[0] != copied[0]).item() == minibatch_std  # image 0 is the same in both batches
+        assert_close(varied[1::2], copied[1::2])  # the other group's images and scores are the same
+    std = DCGANDiscriminator(image_size=32, channels=3, base_width=8, minibatch_std=True).features(images)
+    assert std.shape == (8, 32, 4, 4)  # the extra channel is the output layer's, not a feature

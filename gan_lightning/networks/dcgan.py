@@ -5,8 +5,10 @@ doubles it with stride-2 transposed convolutions; the discriminator mirrors it w
 convolutions. Widths double towards the small end: ``base_width * 2**i``.
 """
 
+import math
 from typing import Literal
 
+import torch
 from torch import Tensor, nn
 
 from gan_lightning.errors import ConfigError
@@ -25,6 +27,15 @@ def upsampling_plan(image_size: int) -> tuple[int, int]:
         raise ConfigError(f"DCGAN networks need image_size = s * 2**n with 3 <= s <= 7 and n >= 1 "
                           f"(28, 32, 48, 64, 128, ...), got {image_size}")
     return start, n
+
+
+def minibatch_std(x: Tensor, group: int = 4) -> Tensor:
+    """``[B, C, H, W]`` -> ``[B, 1, H, W]``: each image's group (the batch cut into groups of ``group``, or of the
+    largest size that divides ``B``, image ``i`` in group ``i % (B / group)``) holds the mean over channels and pixels
+    of the features' standard deviation across the group, >= 0 (Karras et al. 2018)."""
+    g = math.gcd(group, len(x))
+    std = (x.reshape(g, -1, *x.shape[1:]).var(0, unbiased=False) + 1e-8).sqrt()  # [B/g, C, H, W]
+    return std.mean((1, 2, 3)).repeat(g)[:, None, None, None].expand(len(x), 1, *x.shape[2:])
 
 
 def norm_layer(kind: str, channels: int) -> nn.Module:
@@ -122,6 +133,8 @@ class DCGANDiscriminator(ConditionalDiscriminator):
         base_width: channels of the first convolution.
         norm: ``batch`` (the paper; not under WGAN-GP), ``layer`` or ``none``.
         spectral_norm: divide each layer's weight by its largest singular value (Miyato et al. 2018).
+        minibatch_std: the output layer also reads the standard deviation of the last feature map across
+            groups of 4 images (Karras et al. 2018), so a batch of near-copies looks unlike a real one.
         num_classes: a class-conditional discriminator, ``forward(x, y)``.
         conditioning: ``projection`` adds ``embed(y) . h`` to the output, ``h`` the last feature map
             summed over its pixels (Miyato & Koyama 2018); ``auxiliary`` leaves the output
@@ -132,15 +145,17 @@ class DCGANDiscriminator(ConditionalDiscriminator):
 
     def __init__(self, image_size: int = 64, channels: int = 3, base_width: int = 64,
                  norm: Literal["batch", "layer", "none"] = "batch", spectral_norm: bool = False,
-                 num_classes: int | None = None, conditioning: Literal["projection", "auxiliary", "both"] = "projection"):
+                 minibatch_std: bool = False, num_classes: int | None = None,
+                 conditioning: Literal["projection", "auxiliary", "both"] = "projection"):
         super().__init__()
         self.image_size, self.channels = image_size, channels  # the shape it takes (the CLI's pre-flight names it)
+        self.minibatch_std = minibatch_std
         start, n = upsampling_plan(image_size)
         widths = [base_width * 2 ** i for i in range(n)]
         layers = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]  # no norm on the input layer
         for w_in, w_out in zip(widths[:-1], widths[1:]):
             layers += [nn.Conv2d(w_in, w_out, 4, 2, 1, bias=norm == "none"), norm_layer(norm, w_out), nn.LeakyReLU(0.2, True)]
-        layers += [nn.Conv2d(widths[-1], 1, start, 1, 0)]
+        layers += [nn.Conv2d(widths[-1] + minibatch_std, 1, start, 1, 0)]
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
         if spectral_norm:
@@ -157,6 +172,8 @@ class DCGANDiscriminator(ConditionalDiscriminator):
         return block_outputs(self.net, x)
 
     def score(self, features: Tensor) -> Tensor:
+        if self.minibatch_std:
+            features = torch.cat([features, minibatch_std(features)], 1)
         return self.net[-1](features).flatten()
 
     def pooled(self, features: Tensor) -> Tensor:
