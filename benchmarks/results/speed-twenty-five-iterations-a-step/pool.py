@@ -7,7 +7,7 @@ import statistics
 from pathlib import Path
 
 here = Path(__file__).parent
-text = "".join((here / name).read_text() for name in ("run-rounds-1-2.log", "run-rounds-3-5.log"))
+text = "".join((here / name).read_text() for name in ("run-rounds-1-2.log", "run-rounds-3-5.log", "run-rounds-6-7.log"))
 pool = {}
 for block in re.split(r"\+ \.venv/bin/python -m benchmarks.speed", text)[1:]:
     if "mnist" in block.split("\n")[0]:
