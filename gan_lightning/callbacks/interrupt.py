@@ -16,6 +16,12 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 
+def drop_wandb_logger(trainer: Trainer) -> None:
+    """Takes W&B out of ``trainer``'s loggers: after a job-wide signal its service may be gone, and a log call
+    would raise ConnectionResetError into the job's log (``close_wandb`` finishes the run quietly later)."""
+    trainer.loggers = [logger for logger in trainer.loggers if not isinstance(logger, WandbLogger)]
+
+
 def close_wandb(exit_code: int = 1) -> None:
     """Finishes the W&B run (exit code 1: interrupted) and stops W&B's service process, saying nothing if
     the service is gone. A scheduler's SIGTERM (SLURM's requeue or time limit, ``scancel``) reaches every process
@@ -99,7 +105,7 @@ class CheckpointOnInterrupt(Callback):
         self.training_ended = self.terminated_after_training = False
 
         def stop_logging_to_wandb(signum, frame):
-            trainer.loggers = [logger for logger in trainer.loggers if not isinstance(logger, WandbLogger)]
+            drop_wandb_logger(trainer)
             if self.training_ended or self.requeued_at is not None:
                 # Nothing is left to stop (training is over, or this run saved its hpc checkpoint, requeued
                 # the job and is stopping: SLURM's SIGTERM for that requeue is expected), and Lightning's
@@ -117,13 +123,12 @@ class CheckpointOnInterrupt(Callback):
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         self.end_of_fit()
-        if stage == "fit" and self.terminated_after_training:
-            rank_zero_info("SIGTERM after training ended or the job was requeued: the run's checkpoints stand; "
-                           "closing W&B")
+        if stage == "fit" and (self.terminated_after_training or self.requeued_at is not None):
+            if self.terminated_after_training:
+                rank_zero_info("SIGTERM after training ended or the job was requeued: the run's checkpoints stand; "
+                               "closing W&B")
             close_wandb(exit_code=0 if self.requeued_at is None else 1)
             self.terminated_after_training = False
-        elif stage == "fit" and self.requeued_at is not None:
-            close_wandb(exit_code=1)
 
     def end_of_fit(self) -> None:
         if self.fitting:
@@ -147,10 +152,9 @@ class CheckpointOnInterrupt(Callback):
         self.requeued_at = path
         rank_zero_info(f"SIGUSR1: saved {path} at iteration {pl_module.iteration}; requeueing the job")
         trainer.should_stop = True
-        # SLURM signals every process of the job, W&B's service too: the step's log call after this hook
-        # would raise ConnectionResetError into the job's log. The run stops logging to W&B here and
+        # SLURM signals every process of the job, W&B's service too: the run stops logging to W&B here and
         # closes it quietly at teardown.
-        trainer.loggers = [logger for logger in trainer.loggers if not isinstance(logger, WandbLogger)]
+        drop_wandb_logger(trainer)
         if trainer.is_global_zero:
             job = os.environ.get("SLURM_ARRAY_JOB_ID") and f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ['SLURM_ARRAY_TASK_ID']}"
             job = job or os.environ["SLURM_JOB_ID"]

@@ -133,20 +133,20 @@ class DCGANDiscriminator(ConditionalDiscriminator):
         base_width: channels of the first convolution.
         norm: ``batch`` (the paper; not under WGAN-GP), ``layer`` or ``none``.
         spectral_norm: divide each layer's weight by its largest singular value (Miyato et al. 2018).
-        minibatch_std: the output layer also reads the standard deviation of the last feature map across
-            groups of 4 images (Karras et al. 2018), so a batch of near-copies looks unlike a real one.
         num_classes: a class-conditional discriminator, ``forward(x, y)``.
         conditioning: ``projection`` adds ``embed(y) . h`` to the output, ``h`` the last feature map
             summed over its pixels (Miyato & Koyama 2018); ``auxiliary`` leaves the output
             unconditional and adds a classifier head on ``h``: ``forward(x, with_classes=True)``
             -> (output, class logits ``[B, num_classes]``) (AC-GAN, Odena et al. 2017); ``both`` has
             the two: the projection conditions the output, the head learns classes beside it.
+        minibatch_std: the output layer also reads the standard deviation of the last feature map across
+            groups of 4 images (Karras et al. 2018), so a batch of near-copies looks unlike a real one.
     """
 
     def __init__(self, image_size: int = 64, channels: int = 3, base_width: int = 64,
                  norm: Literal["batch", "layer", "none"] = "batch", spectral_norm: bool = False,
-                 minibatch_std: bool = False, num_classes: int | None = None,
-                 conditioning: Literal["projection", "auxiliary", "both"] = "projection"):
+                 num_classes: int | None = None, conditioning: Literal["projection", "auxiliary", "both"] = "projection",
+                 minibatch_std: bool = False):
         super().__init__()
         self.image_size, self.channels = image_size, channels  # the shape it takes (the CLI's pre-flight names it)
         self.minibatch_std = minibatch_std
