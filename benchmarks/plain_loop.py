@@ -12,6 +12,7 @@ GradScaler per optimizer), as a researcher would write mixed precision by hand.
 
 import argparse
 import contextlib
+import tempfile
 import time
 
 import torch
@@ -99,8 +100,11 @@ def build(config: str, extra: list[str]):
     from gan_lightning.callbacks import CPUThreads
     from gan_lightning.cli import GANCLI
 
-    cli = GANCLI(args=["--config", config, "--trainer.logger", "false", "--trainer.enable_checkpointing", "false",
-                       "--trainer.enable_progress_bar", "false", "--trainer.limit_val_batches", "0", *extra], run=False)
+    # Building the trainer claims a run folder; the loop writes nothing, so the folder goes in a temporary root.
+    with tempfile.TemporaryDirectory(prefix="plain-loop-") as root:
+        cli = GANCLI(args=["--config", config, "--trainer.logger", "false", "--trainer.enable_checkpointing", "false",
+                           "--trainer.enable_progress_bar", "false", "--trainer.limit_val_batches", "0",
+                           "--trainer.default_root_dir", root, *extra], run=False)
     cli.datamodule.prepare_data()
     cli.datamodule.setup("fit")
     for callback in cli.trainer.callbacks:  # --cpu.threads: the loop runs on the threads fit would

@@ -52,6 +52,7 @@ def test_the_plain_loop_trains_at_the_precision_it_is_given(precision, dtype, tm
     model, data, device, given = build(str(ROOT / "configs" / "nsgan_gaussian.yaml"),
                                        ["--trainer.precision", "bf16-mixed", "--cpu.threads", str(threads + 1)])
     assert given == "bf16-mixed"  # the trainer's precision reaches the loop (on a CPU Lightning makes 16-mixed bf16)
+    assert not (tmp_path / "runs").exists()  # building the loop leaves no empty run folder where it ran
     assert torch.get_num_threads() == threads + 1  # and so does --cpu.threads, as fit would set it
     torch.set_num_threads(threads)
     loop = PlainLoop(model, data, device, precision=precision)
