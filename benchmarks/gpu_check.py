@@ -18,6 +18,7 @@ Peak memory: CUDA's max allocated in each run.
 """
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
@@ -76,20 +77,22 @@ def framework_row(config: str, data: list[str], precision: str, compile: bool, i
 
     if accelerator == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    cli = GANCLI(args=["--config", config_path(config), *data, "--trainer.accelerator", accelerator,
-                       "--trainer.devices", "1", "--trainer.precision", precision, "--model.init_args.compile",
-                       str(compile).lower(), "--trainer.logger", "false",
-                       "--trainer.enable_checkpointing", "false", "--trainer.enable_progress_bar", "false",
-                       "--trainer.enable_model_summary", "false", "--trainer.limit_val_batches", "0",
-                       "--iterations", str(iterations),
-                       "--trainer.log_every_n_steps", "10", *extra], run=False)
-    watch = Watch(iterations)
-    cli.trainer.callbacks.append(watch)
-    error = None
-    try:
-        cli.trainer.fit(cli.model, cli.datamodule)
-    except Exception as e:  # a diverged run is a failed row, not a crashed script
-        error = f"{type(e).__name__}: {str(e)[:120]}"
+    # The run writes nothing (no logger, no checkpoint): its run folder goes in a temporary root.
+    with tempfile.TemporaryDirectory(prefix="gpu-check-") as root:
+        cli = GANCLI(args=["--config", config_path(config), *data, "--trainer.accelerator", accelerator,
+                           "--trainer.devices", "1", "--trainer.precision", precision, "--model.init_args.compile",
+                           str(compile).lower(), "--trainer.logger", "false",
+                           "--trainer.enable_checkpointing", "false", "--trainer.enable_progress_bar", "false",
+                           "--trainer.enable_model_summary", "false", "--trainer.limit_val_batches", "0",
+                           "--iterations", str(iterations), "--trainer.default_root_dir", root,
+                           "--trainer.log_every_n_steps", "10", *extra], run=False)
+        watch = Watch(iterations)
+        cli.trainer.callbacks.append(watch)
+        error = None
+        try:
+            cli.trainer.fit(cli.model, cli.datamodule)
+        except Exception as e:  # a diverged run is a failed row, not a crashed script
+            error = f"{type(e).__name__}: {str(e)[:120]}"
     images = cli.datamodule.batch_size * cli.model.n_critic * (iterations - iterations // 2)
     scales_ok = all(1.0 <= s <= 2.0 ** 24 for s in watch.scales)
     finite = error is None and all(torch.isfinite(torch.tensor(v)) for v in watch.last.values())

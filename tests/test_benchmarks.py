@@ -15,6 +15,7 @@ def run_script(args, cwd):
     import os
 
     env = {k: v for k, v in os.environ.items() if k not in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_SERVICE")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])  # benchmarks/ from any folder
     result = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     return result
@@ -102,7 +103,8 @@ def test_the_gpu_check_runs_through_on_the_cpu(tmp_path):
                          "--precisions", "bf16-mixed", "--compile", "off", "--iterations", "2", "--batch_sizes", "32",
                          "16", "--out", str(out), "--", "--model.init_args.generator.init_args.base_width", "8",
                          "--model.init_args.discriminator.init_args.base_width", "8"],
-                        cwd=ROOT)
+                        cwd=tmp_path)
+    assert not (tmp_path / "runs").exists()  # its framework runs write nothing, not even an empty run folder
     table = (out / "table.md").read_text()
     assert table in result.stdout and table.startswith("Device: cpu")
     rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in table.splitlines()
